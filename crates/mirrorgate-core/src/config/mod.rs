@@ -1,0 +1,14 @@
+//! The routing part of the config file (`[[services]]`, `[[routes]]`,
+//! `[proxy]`) and how it becomes a [`Proxy`](crate::Proxy).
+//!
+//! Every value is checked while it is deserialized, so a bad value is
+//! reported by the TOML parser with its file position; checks that span
+//! several entries (a route naming an unknown service) carry the span of
+//! the offending value in a [`BuildError`].
+
+mod build;
+mod serde_helpers;
+mod types;
+
+pub use build::{build_proxy, BuildError};
+pub use types::{HeaderMatch, ProxyConfig, RouteConfig, ServiceConfig};

@@ -1,0 +1,138 @@
+//! The TOML shape of services, routes and proxy-wide settings.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use super::serde_helpers::{duration, from_str, vec_from_str};
+use crate::router::HostPattern;
+use crate::upstream::{BackendUrl, UpstreamProtocol};
+
+/// `[proxy]`: behaviour shared by every route.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Append to client-sent `X-Forwarded-For` / `Forwarded` instead of
+    /// replacing them. Turn on only behind another trusted proxy.
+    #[serde(default)]
+    pub trust_forwarded_headers: bool,
+}
+
+/// `[[services]]`: a named group of primary backends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Name that routes refer to.
+    pub name: Spanned<String>,
+    /// Backend origins, `http://host:port` or `https://host:port`,
+    /// used round-robin.
+    #[serde(deserialize_with = "vec_from_str")]
+    pub backends: Vec<BackendUrl>,
+    /// `http1` (default) or `h2`.
+    #[serde(default)]
+    pub protocol: UpstreamProtocol,
+    /// TCP connect + TLS handshake limit. Default 5s.
+    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+    /// Limit for the backend's response head. Default 60s.
+    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// Idle keep-alive connections kept per backend. Default 64.
+    #[serde(default = "default_max_idle")]
+    pub max_idle_per_backend: usize,
+    /// Idle connections are closed after this. Default 90s.
+    #[serde(default = "default_idle_timeout", deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// PEM CA bundle for `https://` backends instead of the web PKI roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify `https://` backends' certificates (self-signed
+    /// staging only).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_max_idle() -> usize {
+    64
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(90)
+}
+
+/// `[[routes]]`: which requests go to which service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// `api.example.com`, `*.example.com` or `*` (default: any host).
+    #[serde(default = "any_host", deserialize_with = "from_str")]
+    pub host: HostPattern,
+    /// The path must start with this. Default `/`.
+    #[serde(default = "root_path", deserialize_with = "path_prefix")]
+    pub path_prefix: String,
+    /// Headers that must be present with exactly these values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, HeaderMatch>,
+    /// The name of a `[[services]]` entry.
+    pub service: Spanned<String>,
+}
+
+fn any_host() -> HostPattern {
+    HostPattern::Any
+}
+fn root_path() -> String {
+    "/".into()
+}
+
+fn path_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if !s.starts_with('/') || s.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(serde::de::Error::custom(format!(
+            "invalid path_prefix `{s}`: must start with `/` and contain no spaces or control characters"
+        )));
+    }
+    Ok(s)
+}
+
+impl std::str::FromStr for HostPattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        HostPattern::parse(s)
+    }
+}
+
+/// A header value a route requires.
+#[derive(Debug, Clone)]
+pub struct HeaderMatch(pub HeaderValue);
+
+impl<'de> Deserialize<'de> for HeaderMatch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        HeaderValue::from_str(&s)
+            .map(HeaderMatch)
+            .map_err(|_| serde::de::Error::custom(format!("invalid header value `{s}`")))
+    }
+}
+
+impl RouteConfig {
+    /// The header matches as typed pairs; `Err` names a bad header name.
+    pub fn header_matches(&self) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                HeaderName::from_bytes(name.as_bytes())
+                    .map(|n| (n, value.0.clone()))
+                    .map_err(|_| format!("invalid header name `{name}`"))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,62 @@
+//! Failures the proxy answers itself, each with a short plain-text body.
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::upstream::UpstreamError;
+use crate::{body, Body};
+
+/// Why the proxy answers a request itself instead of a backend.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The request is malformed in a way the listener did not catch.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// No route matches host and path.
+    #[error("no route for host {host:?} path {path:?}")]
+    NoRoute {
+        /// The requested host.
+        host: String,
+        /// The requested path.
+        path: String,
+    },
+    /// The backend could not be reached or did not answer in time.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl ProxyError {
+    /// The status sent to the client.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ProxyError::Upstream(e) => e.status(),
+        }
+    }
+
+    /// A short plain-text response. It names the failure class, never
+    /// internal addresses: those go to the log.
+    pub fn to_response(&self) -> Response<Body> {
+        let status = self.status();
+        let text = match self {
+            ProxyError::BadRequest(why) => format!("400 Bad Request: {why}\n"),
+            ProxyError::NoRoute { .. } => "404 Not Found: no route for this host and path\n".into(),
+            ProxyError::Upstream(
+                UpstreamError::Connect { .. } | UpstreamError::Protocol { .. },
+            ) => "502 Bad Gateway: the backend could not be reached or failed\n".into(),
+            ProxyError::Upstream(_) => {
+                "504 Gateway Timeout: the backend did not answer in time\n".into()
+            }
+        };
+        let mut response = Response::new(body::full(text));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}

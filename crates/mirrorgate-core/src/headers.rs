@@ -1,0 +1,198 @@
+//! Proxy header hygiene: hop-by-hop removal and `Forwarded` / `X-Forwarded-*`.
+//!
+//! Pure functions over `HeaderMap`, so every rule is unit-tested without a
+//! socket.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that describe one connection, never the message (RFC 9110 §7.6.1),
+/// plus `Proxy-Connection`, which old clients still send.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// `X-Forwarded-For`.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Removes hop-by-hop headers: the fixed list, every header that
+/// `Connection` names, and `TE` unless it is exactly `trailers` (which
+/// HTTP/2 allows end to end and gRPC needs).
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    let te_is_trailers_only = headers
+        .get_all(header::TE)
+        .iter()
+        .all(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
+    if !te_is_trailers_only {
+        headers.remove(header::TE);
+    }
+}
+
+/// What the proxy tells a backend about the original client.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardedFacts<'a> {
+    /// The client's IP address as the proxy saw it.
+    pub client_ip: IpAddr,
+    /// `http` or `https`: the scheme the client used.
+    pub proto: &'a str,
+    /// The host (and port) the client asked for.
+    pub host: &'a str,
+}
+
+/// Sets `X-Forwarded-For`, `-Proto`, `-Host` and `Forwarded` (RFC 7239).
+///
+/// At the edge, whatever a client says about earlier hops is unverified, so
+/// by default the incoming values are replaced. With `trust_incoming` (when
+/// another trusted proxy sits in front) the client IP is appended to the
+/// chain instead, as nginx's `$proxy_add_x_forwarded_for` does.
+pub fn set_forwarded(headers: &mut HeaderMap, facts: ForwardedFacts<'_>, trust_incoming: bool) {
+    let ip = facts.client_ip.to_string();
+    let element = forwarded_element(facts);
+    let (xff, forwarded) = if trust_incoming {
+        (
+            append_to_chain(headers, &X_FORWARDED_FOR, &ip),
+            append_to_chain(headers, &header::FORWARDED, &element),
+        )
+    } else {
+        (ip, element)
+    };
+    let mut set = |name: HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set(X_FORWARDED_FOR, &xff);
+    set(X_FORWARDED_PROTO, facts.proto);
+    set(X_FORWARDED_HOST, facts.host);
+    set(header::FORWARDED, &forwarded);
+}
+
+/// One `Forwarded` element: `for=...;proto=...;host=...`, with IPv6
+/// addresses quoted and bracketed as RFC 7239 §6 requires.
+fn forwarded_element(facts: ForwardedFacts<'_>) -> String {
+    let node = match facts.client_ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let host = if facts.host.bytes().all(is_token_byte) {
+        facts.host.to_string()
+    } else {
+        format!("\"{}\"", facts.host.replace(['"', '\\'], ""))
+    };
+    format!("for={node};proto={};host={host}", facts.proto)
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Joins the existing values of `name` and `last` into one comma list.
+fn append_to_chain(headers: &HeaderMap, name: &HeaderName, last: &str) -> String {
+    let mut parts: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    parts.push(last);
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn strips_fixed_hop_by_hop_and_connection_named_headers() {
+        let mut h = map(&[
+            ("connection", "keep-alive, X-Secret-Hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("proxy-connection", "keep-alive"),
+            ("proxy-authorization", "Basic Zm9v"),
+            ("te", "gzip"),
+            ("accept", "*/*"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "left: {h:?}");
+        assert_eq!(h["accept"], "*/*");
+    }
+
+    #[test]
+    fn keeps_te_trailers() {
+        let mut h = map(&[("te", "trailers")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h["te"], "trailers");
+    }
+
+    #[test]
+    fn forwarded_replaces_client_supplied_values_by_default() {
+        let mut h = map(&[("x-forwarded-for", "6.6.6.6"), ("forwarded", "for=6.6.6.6")]);
+        let facts = ForwardedFacts {
+            client_ip: "192.0.2.7".parse().unwrap(),
+            proto: "https",
+            host: "api.example.com",
+        };
+        set_forwarded(&mut h, facts, false);
+        assert_eq!(h["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "api.example.com");
+        assert_eq!(
+            h["forwarded"],
+            "for=192.0.2.7;proto=https;host=api.example.com"
+        );
+    }
+
+    #[test]
+    fn forwarded_appends_when_trusted_and_quotes_ipv6_and_ports() {
+        let mut h = map(&[
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-for", "10.0.0.2"),
+        ]);
+        let facts = ForwardedFacts {
+            client_ip: "2001:db8::1".parse().unwrap(),
+            proto: "http",
+            host: "localhost:8080",
+        };
+        set_forwarded(&mut h, facts, true);
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 10.0.0.2, 2001:db8::1");
+        assert_eq!(
+            h["forwarded"],
+            "for=\"[2001:db8::1]\";proto=http;host=\"localhost:8080\""
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! Forwarding to backends: where they are ([`BackendUrl`]), how to reach
+//! them ([`BackendConnector`]) and a pool of them ([`UpstreamPool`]).
+
+mod backend_url;
+mod connector;
+mod error;
+mod pool;
+mod tls;
+
+pub use backend_url::{BackendUrl, Scheme};
+pub use connector::BackendConnector;
+pub use error::UpstreamError;
+pub use pool::{PoolSettings, UpstreamPool, UpstreamProtocol};
+pub use tls::{client_tls_config, UpstreamTls};

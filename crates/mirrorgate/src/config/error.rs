@@ -1,0 +1,146 @@
+//! Config errors that say where: file, line, column and key.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A config that cannot be used. Nothing is started (or, on reload,
+/// changed) when one occurs.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A value is missing, unknown or wrong.
+    #[error("{file}{}: {}{message}{}", location(*line, *column), key_part(key.as_deref()), snippet_part(snippet.as_deref()))]
+    Invalid {
+        /// The file's name.
+        file: String,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// The dotted key, e.g. `services.backends`, when known.
+        key: Option<String>,
+        /// What is wrong.
+        message: String,
+        /// The offending line of the file.
+        snippet: Option<String>,
+    },
+}
+
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
+}
+
+fn key_part(key: Option<&str>) -> String {
+    key.map(|k| format!("key `{k}`: ")).unwrap_or_default()
+}
+
+fn snippet_part(snippet: Option<&str>) -> String {
+    snippet.map(|s| format!("\n    | {s}")).unwrap_or_default()
+}
+
+/// `path` for messages, or a name for the embedded default.
+pub fn display_name(path: Option<&Path>) -> String {
+    path.map_or_else(
+        || "<embedded default config>".to_string(),
+        |p| p.display().to_string(),
+    )
+}
+
+impl ConfigError {
+    /// An error at byte `span` of `text`, read from `path`.
+    pub fn located(
+        path: Option<&Path>,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: String,
+    ) -> Self {
+        let file = display_name(path);
+        let Some(span) = span else {
+            return ConfigError::Invalid {
+                file,
+                line: None,
+                column: None,
+                key: None,
+                message,
+                snippet: None,
+            };
+        };
+        let start = span.start.min(text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line_text = &text[line_start..line_end];
+        let line = text[..start].matches('\n').count() + 1;
+        let column = text[line_start..start].chars().count() + 1;
+        ConfigError::Invalid {
+            file,
+            line: Some(line),
+            column: Some(column),
+            key: key_at(&text[..line_start], line_text),
+            message: message.trim_end().to_string(),
+            snippet: Some(line_text.trim_end().to_string()),
+        }
+    }
+}
+
+/// The dotted key a line sets, prefixed by the table it is in:
+/// `services.backends` for `backends = ...` under `[[services]]`.
+fn key_at(before: &str, line: &str) -> Option<String> {
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let trimmed = line.trim();
+    if trimmed.starts_with('[') {
+        return Some(
+            trimmed
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    }
+    let key = trimmed
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string());
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (t, None) => t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_line_column_and_key() {
+        let text =
+            "[listen]\nhttp = [\"x\"]\n\n[[services]]\nname = \"a\"\nbackends = [\"ftp://x\"]\n";
+        let start = text.find("[\"ftp").unwrap();
+        let err = ConfigError::located(
+            Some(Path::new("c.toml")),
+            text,
+            Some(start..start + 3),
+            "bad".into(),
+        );
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("c.toml:6:12: key `services.backends`: bad"),
+            "{shown}"
+        );
+        assert!(shown.contains("| backends = [\"ftp://x\"]"), "{shown}");
+    }
+}

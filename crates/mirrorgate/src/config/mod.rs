@@ -1,0 +1,124 @@
+//! The config file: one TOML document, checked completely before anything
+//! starts. Errors name the file, line and key (see [`ConfigError`]).
+
+mod error;
+mod listen;
+mod tls;
+
+use std::path::{Path, PathBuf};
+
+use mirrorgate_core::config::{ProxyConfig, RouteConfig, ServiceConfig};
+use serde::Deserialize;
+
+pub use error::ConfigError;
+pub use listen::{DemoBackendConfig, Http1Config, Http2Config, Http3Config, ListenConfig};
+pub use tls::TlsConfig;
+
+/// The embedded default: what `mirrorgate` with no arguments serves.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../../config/default.toml");
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Addresses to listen on.
+    pub listen: ListenConfig,
+    /// Certificates.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// HTTP/1.1 limits.
+    #[serde(default)]
+    pub http1: Http1Config,
+    /// HTTP/2 limits.
+    #[serde(default)]
+    pub http2: Http2Config,
+    /// HTTP/3 and QUIC limits.
+    #[serde(default)]
+    pub http3: Http3Config,
+    /// Proxy-wide behaviour.
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    /// Named groups of primary backends.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+    /// Which requests go to which service.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// Built-in echo backends, for demos and first steps.
+    #[serde(default)]
+    pub demo_backends: Vec<DemoBackendConfig>,
+}
+
+/// A parsed config with where it came from, so later errors (a route
+/// naming an unknown service, an unreadable certificate) can still point
+/// at a line.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The parsed values.
+    pub config: Config,
+    /// The file it was read from; `None` for the embedded default.
+    pub path: Option<PathBuf>,
+    /// The text, for locating errors.
+    pub text: String,
+}
+
+impl LoadedConfig {
+    /// Reads and parses `path`.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Self::parse(text, Some(path.to_path_buf()))
+    }
+
+    /// Parses the embedded default.
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        Self::parse(EMBEDDED_DEFAULT.to_string(), None)
+    }
+
+    fn parse(text: String, path: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            ConfigError::located(path.as_deref(), &text, e.span(), e.message().to_string())
+        })?;
+        let loaded = LoadedConfig { config, path, text };
+        loaded.check_listeners()?;
+        Ok(loaded)
+    }
+
+    /// An error at `span` of this file.
+    pub fn error_at(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::located(self.path.as_deref(), &self.text, span, message.into())
+    }
+
+    /// The file's name for messages.
+    pub fn display_name(&self) -> String {
+        error::display_name(self.path.as_deref())
+    }
+
+    /// Resolves a path from the config relative to the config's folder.
+    pub fn resolve_path(&self, relative: &Path) -> PathBuf {
+        match self.path.as_deref().and_then(Path::parent) {
+            Some(dir) if relative.is_relative() => dir.join(relative),
+            _ => relative.to_path_buf(),
+        }
+    }
+
+    fn check_listeners(&self) -> Result<(), ConfigError> {
+        let listen = &self.config.listen;
+        if listen.http.is_empty() && listen.https.is_empty() && listen.http3.is_empty() {
+            return Err(self.error_at(
+                None,
+                "[listen]: no listener configured (set http, https or http3)",
+            ));
+        }
+        if self.config.routes.is_empty() {
+            return Err(self.error_at(None, "no [[routes]]: every request would get 404"));
+        }
+        Ok(())
+    }
+}

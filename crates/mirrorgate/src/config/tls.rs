@@ -1,0 +1,34 @@
+//! `[tls]`: certificates served by SNI.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+/// `[tls]`. With no certificate, a self-signed one for `localhost` is
+/// generated at start (development only; the log says so).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificates, chosen by the name the client sends (SNI).
+    #[serde(default)]
+    pub certificates: Vec<CertificateConfig>,
+}
+
+/// `[[tls.certificates]]`: one chain and key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    /// PEM certificate chain, leaf first; relative to the config file.
+    pub cert: Spanned<PathBuf>,
+    /// PEM private key; relative to the config file.
+    pub key: Spanned<PathBuf>,
+    /// Names served (`example.com`, `*.example.com`); default: the DNS
+    /// names in the certificate.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Serve this one when the client sends no or an unknown name.
+    /// Default: the first certificate is the default.
+    #[serde(default)]
+    pub default: bool,
+}

@@ -1,0 +1,87 @@
+//! Built-in demo backends: real HTTP servers (HTTP/1.1 and h2c) on
+//! loopback that describe each request they receive, so the embedded
+//! default works with nothing else running.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+
+use crate::config::DemoBackendConfig;
+
+/// Largest request body a demo backend reads (to count it); the rest is
+/// refused, so a demo can never be made to buffer without bound.
+const MAX_DEMO_BODY: usize = 1024 * 1024;
+
+/// Binds every demo backend and serves it in the background.
+pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<()> {
+    for backend in backends {
+        let listener = tokio::net::TcpListener::bind(backend.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot bind demo backend `{}` on {}",
+                    backend.name, backend.listen
+                )
+            })?;
+        tracing::info!(name = %backend.name, addr = %backend.listen, "demo backend listening");
+        let name: &'static str = Box::leak(backend.name.clone().into_boxed_str());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| answer(name, peer, req));
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn answer(
+    name: &str,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body_len = match http_body_util::Limited::new(body, MAX_DEMO_BODY)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes().len().to_string(),
+        Err(_) => format!("more than {MAX_DEMO_BODY} bytes (not read)"),
+    };
+    let mut text = format!(
+        "Hello from mirrorgate's demo backend \"{name}\".\n\n{} {} {:?}\nfrom proxy connection {peer}\nbody: {body_len} bytes\n\nheaders as received:\n",
+        parts.method, parts.uri, parts.version
+    );
+    for (key, value) in &parts.headers {
+        let _ = writeln!(
+            text,
+            "  {key}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        );
+    }
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response.headers_mut().insert(
+        "x-demo-backend",
+        http::HeaderValue::from_str(name).unwrap_or(http::HeaderValue::from_static("demo")),
+    );
+    Ok(response)
+}

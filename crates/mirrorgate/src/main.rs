@@ -1,0 +1,124 @@
+//! mirrorgate: an edge proxy for HTTP/1.1, HTTP/2 and HTTP/3.
+//!
+//! This binary owns the command line, config loading, wiring of the
+//! listener crates to the core, and signals. See the README.
+
+mod cli;
+mod config;
+mod demo_backend;
+mod serve;
+mod state;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::LoadedConfig;
+use crate::state::ServingState;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let loaded = match &cli.config {
+        Some(path) => LoadedConfig::from_file(path),
+        None => LoadedConfig::embedded_default(),
+    };
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return fail(&error),
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Check => match ServingState::build(&loaded) {
+            Ok(_) => {
+                let c = &loaded.config;
+                println!(
+                    "{}: OK ({} services, {} routes, listeners: {} http, {} https, {} http3)",
+                    loaded.display_name(),
+                    c.services.len(),
+                    c.routes.len(),
+                    c.listen.http.len(),
+                    c.listen.https.len(),
+                    c.listen.http3.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
+        Command::Run => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            match runtime.block_on(run(loaded)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(&error),
+            }
+        }
+    }
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+/// Logs to stderr; `RUST_LOG` (e.g. `debug`, `mirrorgate=debug`) filters.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
+    let state = ServingState::build(&loaded).map_err(anyhow::Error::new)?;
+    let config = &loaded.config;
+    demo_backend::start(&config.demo_backends).await?;
+    let mut listeners = serve::start(config, &state)?;
+    if state.self_signed {
+        tracing::warn!("no [tls] certificates configured: serving a self-signed certificate for localhost (development only; clients need -k / --insecure)");
+    }
+    match &loaded.path {
+        None => {
+            let https = config
+                .listen
+                .https
+                .first()
+                .map(|a| a.port())
+                .unwrap_or(8443);
+            tracing::info!(
+                "serving the embedded default config: try `curl -k https://localhost:{https}/`, `curl -k --http3-only https://localhost:{https}/`; run your own with `mirrorgate run --config FILE` (examples in config/)"
+            );
+        }
+        Some(path) => tracing::info!(config = %path.display(), "config loaded"),
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "mirrorgate is ready");
+
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutdown signal received, stopping"),
+        Some(result) = listeners.tasks.join_next() => {
+            if let Err(error) = result {
+                anyhow::bail!("a listener stopped unexpectedly: {error}");
+            }
+        }
+    }
+    for endpoint in &listeners.quic {
+        endpoint.close(0u32.into(), b"shutting down");
+    }
+    listeners.tasks.abort_all();
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
