@@ -91,7 +91,7 @@ fn cert_store(loaded: &LoadedConfig) -> Result<(CertStore, bool), ConfigError> {
             if store.has_default() {
                 return Err(loaded.error_at(
                     Some(cert.cert.span()),
-                    "tls.certificates.default: only one certificate can be the default",
+                    "only one certificate can be the default",
                 ));
             }
             store.set_default(key);

@@ -43,7 +43,7 @@ pub fn build_proxy(
         if by_name.contains_key(name.as_str()) {
             return Err(BuildError::at(
                 span,
-                format!("services.name: duplicate service name `{name}`"),
+                format!("duplicate service name `{name}`"),
             ));
         }
         let settings = PoolSettings {
@@ -75,14 +75,14 @@ pub fn build_proxy(
             BuildError::at(
                 route.service.span(),
                 format!(
-                    "routes.service: no service named `{wanted}` (services: {})",
+                    "no service named `{wanted}` (services: {})",
                     known.join(", ")
                 ),
             )
         })?;
         let headers = route
             .header_matches()
-            .map_err(|e| BuildError::at(route.service.span(), format!("routes.headers: {e}")))?;
+            .map_err(|e| BuildError::at(route.service.span(), e))?;
         table.push(Route {
             host: route.host.clone(),
             path_prefix: route.path_prefix.clone(),

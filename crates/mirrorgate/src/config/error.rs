@@ -16,21 +16,39 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// A value is missing, unknown or wrong.
-    #[error("{file}{}: {}{message}{}", location(*line, *column), key_part(key.as_deref()), snippet_part(snippet.as_deref()))]
-    Invalid {
-        /// The file's name.
-        file: String,
-        /// 1-based line, when known.
-        line: Option<usize>,
-        /// 1-based column, when known.
-        column: Option<usize>,
-        /// The dotted key, e.g. `services.backends`, when known.
-        key: Option<String>,
-        /// What is wrong.
-        message: String,
-        /// The offending line of the file.
-        snippet: Option<String>,
-    },
+    #[error("{0}")]
+    Invalid(Box<InvalidConfig>),
+}
+
+/// Where a config is wrong, and how.
+#[derive(Debug)]
+pub struct InvalidConfig {
+    /// The file's name.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// The dotted key, e.g. `services.backends`, when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// The offending line of the file.
+    pub snippet: Option<String>,
+}
+
+impl std::fmt::Display for InvalidConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}: {}{}{}",
+            self.file,
+            location(self.line, self.column),
+            key_part(self.key.as_deref()),
+            self.message,
+            snippet_part(self.snippet.as_deref())
+        )
+    }
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {
@@ -67,14 +85,14 @@ impl ConfigError {
     ) -> Self {
         let file = display_name(path);
         let Some(span) = span else {
-            return ConfigError::Invalid {
+            return ConfigError::Invalid(Box::new(InvalidConfig {
                 file,
                 line: None,
                 column: None,
                 key: None,
                 message,
                 snippet: None,
-            };
+            }));
         };
         let start = span.start.min(text.len());
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -82,14 +100,14 @@ impl ConfigError {
         let line_text = &text[line_start..line_end];
         let line = text[..start].matches('\n').count() + 1;
         let column = text[line_start..start].chars().count() + 1;
-        ConfigError::Invalid {
+        ConfigError::Invalid(Box::new(InvalidConfig {
             file,
             line: Some(line),
             column: Some(column),
             key: key_at(&text[..line_start], line_text),
             message: message.trim_end().to_string(),
             snippet: Some(line_text.trim_end().to_string()),
-        }
+        }))
     }
 }
 
