@@ -166,6 +166,9 @@ impl RequestHandler for Proxy {
 /// `:authority`, HTTP/1.1 absolute-form, which RFC 9112 §3.2.2 ranks above
 /// `Host`), else the single `Host` header.
 pub fn request_authority<B>(req: &Request<B>) -> Result<Authority, ProxyError> {
+    if req.method() == http::Method::CONNECT {
+        return Err(ProxyError::BadRequest("CONNECT is not supported"));
+    }
     let mut hosts = req.headers().get_all(HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {

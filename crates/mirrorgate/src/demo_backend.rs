@@ -16,10 +16,6 @@ use hyper_util::server::conn::auto;
 
 use crate::config::DemoBackendConfig;
 
-/// Largest request body a demo backend reads (to count it); the rest is
-/// refused, so a demo can never be made to buffer without bound.
-const MAX_DEMO_BODY: usize = 1024 * 1024;
-
 /// Binds every demo backend and serves it in the background.
 pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<()> {
     for backend in backends {
@@ -55,14 +51,12 @@ async fn answer(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let body_len = match http_body_util::Limited::new(body, MAX_DEMO_BODY)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes().len().to_string(),
-        Err(_) => format!("more than {MAX_DEMO_BODY} bytes (not read)"),
-    };
+    let (parts, mut body) = req.into_parts();
+    // Count the body as it streams by; nothing is kept.
+    let mut body_len = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        body_len += frame.data_ref().map_or(0, |d| d.len());
+    }
     let mut text = format!(
         "Hello from mirrorgate's demo backend \"{name}\".\n\n{} {} {:?}\nfrom proxy connection {peer}\nbody: {body_len} bytes\n\nheaders as received:\n",
         parts.method, parts.uri, parts.version
