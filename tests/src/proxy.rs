@@ -17,14 +17,28 @@ pub fn workspace_root() -> PathBuf {
 
 /// Path of the mirrorgate binary, built once per test process (a no-op
 /// when it is up to date). This crate is a separate workspace member, so
-/// cargo's `CARGO_BIN_EXE_*` is not available.
+/// cargo's `CARGO_BIN_EXE_*` is not available. `--workspace` keeps feature
+/// resolution the same as `cargo test --workspace`; with `-p mirrorgate`
+/// the two would rebuild each other's dependencies on every run.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let root = workspace_root();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "mirrorgate", "--bin", "mirrorgate"])
+        let mut build = Command::new(cargo);
+        // cargo gives test processes CARGO_PKG_* and similar variables;
+        // build scripts that watch the environment would see a change and
+        // rebuild half the tree. Build as a shell would.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("CARGO_")
+                && !matches!(key.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR")
+            {
+                build.env_remove(key);
+            }
+        }
+        let status = build
+            .args(["build", "--workspace", "--bin", "mirrorgate"])
             .current_dir(&root)
             .status()
             .expect("run cargo build");
