@@ -25,6 +25,8 @@ pub struct Recorded {
     pub method: String,
     /// Path and query.
     pub path: String,
+    /// `HTTP/1.1` or `HTTP/2.0`: how the proxy talked to the backend.
+    pub version: String,
     /// Header names (lowercase) and values, in arrival order.
     pub headers: Vec<(String, String)>,
     /// Body length in bytes.
@@ -36,11 +38,7 @@ pub struct Recorded {
 impl Recorded {
     /// The values of header `name`.
     pub fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        crate::header_values(&self.headers, name)
     }
 
     /// The single value of header `name`; panics if absent or repeated.
@@ -157,6 +155,7 @@ async fn answer(
             .uri
             .path_and_query()
             .map_or("/".into(), |p| p.to_string()),
+        version: format!("{:?}", parts.version),
         headers: parts
             .headers
             .iter()

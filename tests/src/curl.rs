@@ -87,12 +87,9 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The value of response header `name`, if present.
+    /// The first value of response header `name`, if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        crate::header_values(&self.headers, name).first().copied()
     }
 
     /// The body as text.

@@ -7,3 +7,12 @@ pub mod backend;
 pub mod curl;
 pub mod pki;
 pub mod proxy;
+
+/// The values of header `name` (lowercase) in a recorded header list.
+pub fn header_values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}

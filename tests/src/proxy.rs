@@ -112,6 +112,11 @@ impl Proxy {
         format!("http://127.0.0.1:{}{path}", self.http_port)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the proxy logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()

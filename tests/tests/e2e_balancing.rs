@@ -34,7 +34,10 @@ fn idempotent_requests_retry_on_the_next_backend_and_posts_do_not() {
             assert_eq!(reply.status, 200, "{proto:?}: {reply:?}\n{}", proxy.logs());
         }
     }
-    assert_eq!(live.requests().len(), 12);
+    let seen = live.requests();
+    assert_eq!(seen.len(), 12);
+    // `protocol = "h2"` on an http:// backend: h2c with prior knowledge.
+    assert!(seen.iter().all(|r| r.version == "HTTP/2.0"), "{seen:?}");
     // A POST with a body cannot be replayed: half of them hit the dead one.
     let statuses: Vec<u16> = (0..4)
         .map(|_| curl(Proto::H1, &proxy.https_url("/post"), &["-k", "-d", "x=1"]).status)

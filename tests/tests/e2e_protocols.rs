@@ -36,6 +36,7 @@ fn each_protocol_reaches_the_backend_with_forwarding_headers() {
 
         let seen = backend.only_request();
         assert_eq!(seen.method, "GET");
+        assert_eq!(seen.version, "HTTP/1.1", "default upstream protocol");
         assert_eq!(seen.path, "/hello/world?x=1&y=%20z");
         let authority = format!("localhost:{}", proxy.https_port);
         assert_eq!(seen.header("host"), authority, "{proto:?}");

@@ -75,3 +75,29 @@ fn alpn_negotiates_h2_and_http11() {
         );
     }
 }
+
+#[test]
+fn tcp_accepts_tls12_and_tls13() {
+    let backend = Backend::start("primary");
+    let proxy = two_cert_proxy(&backend);
+    for (version, args) in [
+        ("TLSv1.2", ["--tlsv1.2", "--tls-max", "1.2"]),
+        ("TLSv1.3", ["--tlsv1.3", "--tls-max", "1.3"]),
+    ] {
+        for proto in [Proto::H1, Proto::H2] {
+            let reply = curl(
+                proto,
+                &proxy.https_url("/"),
+                &["-k", "-v", args[0], args[1], args[2]],
+            );
+            assert_eq!(reply.status, 200, "{proto:?} {version}: {reply:?}");
+            assert!(
+                reply
+                    .stderr
+                    .contains(&format!("SSL connection using {version}")),
+                "{proto:?}: {}",
+                reply.stderr
+            );
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Bodies stream: 100 MB through the proxy does not grow its memory by
+//! anything like 100 MB.
+
+use mirrorgate_tests::backend::{pattern, sha256_hex, Backend};
+use mirrorgate_tests::curl::{curl, ALL};
+use mirrorgate_tests::proxy::Proxy;
+
+const HUNDRED_MB: usize = 100 * 1024 * 1024;
+/// Growth allowed over the idle peak: buffers and flow-control windows
+/// for one stream per protocol, with room to spare. A proxy that buffered
+/// the body would exceed it by far.
+const ALLOWED_GROWTH_KB: u64 = 40 * 1024;
+
+/// Peak resident memory of `pid`, from /proc.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[test]
+fn hundred_megabytes_each_way_do_not_grow_memory_by_a_hundred_megabytes() {
+    let backend = Backend::start("primary");
+    let proxy = Proxy::start(&format!(
+        "[[services]]\nname = \"app\"\nbackends = [\"{}\"]\n\n[[routes]]\nservice = \"app\"\n",
+        backend.url()
+    ));
+    // Warm up every protocol's code paths and buffers before the baseline.
+    for proto in ALL {
+        assert_eq!(
+            curl(proto, &proxy.https_url("/bytes/100000"), &["-k"]).status,
+            200
+        );
+    }
+    let baseline = peak_rss_kb(proxy.pid());
+
+    let expected = sha256_hex(&pattern(HUNDRED_MB));
+    let upload = proxy.dir.path().join("upload.bin");
+    std::fs::write(&upload, pattern(HUNDRED_MB)).unwrap();
+    let data = format!("@{}", upload.display());
+    for proto in ALL {
+        let down = curl(
+            proto,
+            &proxy.https_url(&format!("/bytes/{HUNDRED_MB}")),
+            &["-k"],
+        );
+        assert_eq!(
+            (down.status, down.body.len()),
+            (200, HUNDRED_MB),
+            "{proto:?}"
+        );
+        assert_eq!(sha256_hex(&down.body), expected, "{proto:?}");
+        let up = curl(
+            proto,
+            &proxy.https_url("/upload"),
+            &["-k", "--data-binary", &data],
+        );
+        assert_eq!(up.status, 200, "{proto:?}: {}", proxy.logs());
+        assert_eq!(up.json()["body_sha256"], expected, "{proto:?}");
+    }
+    let peak = peak_rss_kb(proxy.pid());
+    eprintln!("proxy peak RSS: {baseline} kB after warm-up, {peak} kB after 6 x 100 MB");
+    assert!(
+        peak < baseline + ALLOWED_GROWTH_KB,
+        "peak RSS grew from {baseline} kB to {peak} kB while streaming 100 MB bodies"
+    );
+}
