@@ -1,7 +1,7 @@
 //! The real mirrorgate binary, started on free loopback ports.
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -50,17 +50,22 @@ pub fn binary() -> &'static Path {
     })
 }
 
-/// A port free for both TCP and UDP on 127.0.0.1 right now (the HTTPS
-/// and HTTP/3 listeners share one number, as 443 does in production).
-pub fn free_port() -> u16 {
+/// A port free for both TCP and UDP on `ip` right now (the HTTPS and
+/// HTTP/3 listeners share one number, as 443 does in production).
+pub fn free_port_on(ip: IpAddr) -> u16 {
     for _ in 0..100 {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind TCP");
+        let tcp = TcpListener::bind((ip, 0)).expect("bind TCP");
         let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if UdpSocket::bind((ip, port)).is_ok() {
             return port;
         }
     }
-    panic!("no port free for both TCP and UDP after 100 tries");
+    panic!("no port free for both TCP and UDP on {ip} after 100 tries");
+}
+
+/// [`free_port_on`] 127.0.0.1.
+pub fn free_port() -> u16 {
+    free_port_on(IpAddr::from([127, 0, 0, 1]))
 }
 
 /// A running mirrorgate; killed on drop.
@@ -76,13 +81,22 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Starts mirrorgate with a `[listen]` section on fresh ports followed
-    /// by `rest` (services, routes, tls...). `dir` may already hold files
-    /// the config refers to (certificates).
+    /// Starts mirrorgate with a `[listen]` section on fresh ports of
+    /// 127.0.0.1 followed by `rest` (services, routes, tls...). `dir` may
+    /// already hold files the config refers to (certificates).
     pub fn start_in(dir: tempfile::TempDir, rest: &str) -> Proxy {
-        let (http_port, https_port) = (free_port(), free_port());
+        Proxy::start_on(IpAddr::from([127, 0, 0, 1]), dir, rest)
+    }
+
+    /// [`Proxy::start_in`], listening on `ip` (e.g. `::1`).
+    pub fn start_on(ip: IpAddr, dir: tempfile::TempDir, rest: &str) -> Proxy {
+        let (http_port, https_port) = (free_port_on(ip), free_port_on(ip));
+        let (http, https) = (
+            SocketAddr::new(ip, http_port),
+            SocketAddr::new(ip, https_port),
+        );
         let config = format!(
-            "[listen]\nhttp = [\"127.0.0.1:{http_port}\"]\nhttps = [\"127.0.0.1:{https_port}\"]\nhttp3 = [\"127.0.0.1:{https_port}\"]\n\n{rest}"
+            "[listen]\nhttp = [\"{http}\"]\nhttps = [\"{https}\"]\nhttp3 = [\"{https}\"]\n\n{rest}"
         );
         let path = dir.path().join("mirrorgate.toml");
         std::fs::write(&path, config).expect("write config");
