@@ -56,3 +56,27 @@ fn no_route_is_404_backend_down_is_502_slow_backend_is_504() {
         );
     }
 }
+
+#[test]
+fn an_upload_that_takes_longer_than_request_timeout_still_succeeds() {
+    // request_timeout bounds silence, not the length of a moving upload.
+    let app = Backend::start("app");
+    let proxy = Proxy::start(&format!(
+        "[[services]]\nname = \"app\"\nbackends = [\"{}\"]\nrequest_timeout = \"1s\"\n\n[[routes]]\nservice = \"app\"\n",
+        app.url()
+    ));
+    let body = mirrorgate_tests::backend::pattern(400 * 1024);
+    let file = proxy.dir.path().join("slow.bin");
+    std::fs::write(&file, &body).unwrap();
+    let data = format!("@{}", file.display());
+    for proto in ALL {
+        // 400 KiB at 160 KiB/s: about 2.5 s, well over the 1 s timeout.
+        let reply = curl(
+            proto,
+            &proxy.https_url("/slow-upload"),
+            &["-k", "--limit-rate", "160K", "--data-binary", &data],
+        );
+        assert_eq!(reply.status, 200, "{proto:?}: {reply:?}\n{}", proxy.logs());
+        assert_eq!(reply.json()["body_len"], body.len(), "{proto:?}");
+    }
+}

@@ -5,6 +5,7 @@ mod backend_url;
 mod connector;
 mod error;
 mod pool;
+mod progress;
 mod tls;
 
 pub use backend_url::{BackendUrl, Scheme};

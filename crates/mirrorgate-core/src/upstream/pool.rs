@@ -2,6 +2,7 @@
 //! clients, one per backend, with timeouts and safe retries.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::Scheme as UriScheme;
@@ -10,8 +11,10 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::Notify;
 
 use super::connector::ConnectError;
+use super::progress::ProgressBody;
 use super::{client_tls_config, BackendConnector, BackendUrl, Scheme, UpstreamError, UpstreamTls};
 use crate::Body;
 
@@ -34,7 +37,8 @@ pub struct PoolSettings {
     pub protocol: UpstreamProtocol,
     /// Limit on TCP connect plus TLS handshake.
     pub connect_timeout: Duration,
-    /// Limit from sending the request to receiving the response head.
+    /// Idle limit while sending the request and waiting for the response
+    /// head; restarts whenever request body data moves.
     pub request_timeout: Duration,
     /// Idle keep-alive connections kept per backend.
     pub max_idle_per_backend: usize,
@@ -133,19 +137,39 @@ impl UpstreamPool {
         Err(last_error.expect("the loop runs at least once and stores its error"))
     }
 
+    /// Sends one request. The request timeout is an idle limit: it starts
+    /// over whenever request body data moves to the backend, so it bounds
+    /// a stalled upload and the wait for the response head, not the time a
+    /// large upload takes.
     async fn send_to(
         &self,
         backend: &Backend,
-        mut request: Request<Body>,
+        request: Request<Body>,
     ) -> Result<Response<Incoming>, UpstreamError> {
+        let progress = Arc::new(Notify::new());
+        let mut request = request.map(|body| {
+            if body.is_end_stream() {
+                body
+            } else {
+                crate::body::boxed(ProgressBody::new(body, progress.clone()))
+            }
+        });
         set_scheme(request.uri_mut(), backend.url.scheme);
-        match tokio::time::timeout(self.request_timeout, backend.client.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(classify(&e, &backend.url)),
-            Err(_) => Err(UpstreamError::Timeout {
-                backend: backend.url.to_string(),
-                timeout: self.request_timeout,
-            }),
+        let response = backend.client.request(request);
+        tokio::pin!(response);
+        loop {
+            tokio::select! {
+                result = &mut response => {
+                    return result.map_err(|e| classify(&e, &backend.url));
+                }
+                () = progress.notified() => continue,
+                () = tokio::time::sleep(self.request_timeout) => {
+                    return Err(UpstreamError::Timeout {
+                        backend: backend.url.to_string(),
+                        timeout: self.request_timeout,
+                    });
+                }
+            }
         }
     }
 
