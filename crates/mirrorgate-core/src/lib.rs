@@ -13,6 +13,7 @@ pub mod conn_info;
 pub mod error_response;
 pub mod handler;
 pub mod headers;
+pub mod mirror;
 pub mod proxy;
 pub mod router;
 pub mod upstream;
