@@ -16,6 +16,7 @@ use http::{HeaderValue, Request, Response, Uri, Version};
 
 use crate::error_response::ProxyError;
 use crate::headers::{set_forwarded, strip_hop_by_hop, ForwardedFacts};
+use crate::mirror::{self, MirrorStats, MirrorTarget};
 use crate::router::Router;
 use crate::upstream::UpstreamPool;
 use crate::{body, Body, ConnInfo, Protocol, RequestHandler, ResponseFuture};
@@ -26,6 +27,8 @@ pub struct Service {
     pub name: String,
     /// Its primary backends.
     pub pool: UpstreamPool,
+    /// Where sampled copies of its requests go.
+    pub mirrors: Vec<Arc<MirrorTarget>>,
 }
 
 /// Proxy-wide behaviour.
@@ -58,6 +61,25 @@ impl Proxy {
         }
     }
 
+    /// Every mirror's counters: (service, mirror, stats), in config order.
+    pub fn mirror_stats(&self) -> Vec<(String, String, MirrorStats)> {
+        let mut seen = std::collections::HashSet::new();
+        self.inner
+            .router
+            .targets()
+            .filter(|service| seen.insert(Arc::as_ptr(service)))
+            .flat_map(|service| {
+                service.mirrors.iter().map(|m| {
+                    (
+                        service.name.clone(),
+                        m.name().to_string(),
+                        m.counters().snapshot(),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Serves one request; always yields a response.
     pub async fn serve(&self, req: Request<Body>, conn: &ConnInfo) -> Response<Body> {
         let method = req.method().clone();
@@ -88,6 +110,7 @@ impl Proxy {
         let authority = request_authority(&req)?;
         let service = self.select_service(&authority, &req)?;
         let upstream_req = self.upstream_request(req, &authority, conn);
+        let upstream_req = mirror::dispatch(&service.mirrors, upstream_req, conn.peer.ip());
         let (response, _backend) = service.pool.send(upstream_req).await?;
         Ok(response.map(body::boxed))
     }

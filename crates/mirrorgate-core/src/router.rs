@@ -109,6 +109,12 @@ impl<T> Router<T> {
         Router { routes }
     }
 
+    /// Every route's target, in rank order (a target reached by several
+    /// routes appears several times).
+    pub fn targets(&self) -> impl Iterator<Item = &T> {
+        self.routes.iter().map(|r| &r.target)
+    }
+
     /// The target of the most specific route matching the request, if any.
     /// `host` may carry a port and any case; it is normalized here.
     pub fn select(&self, host: &str, path: &str, headers: &HeaderMap) -> Option<&T> {

@@ -106,6 +106,11 @@ async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
             }
         }
     }
+    // Until the metrics endpoint exists, the mirror counters are reported
+    // here, one line per mirror.
+    for (service, mirror, stats) in state.proxy.mirror_stats() {
+        tracing::info!(%service, %mirror, "mirror stats: {stats}");
+    }
     for endpoint in &listeners.quic {
         endpoint.close(0u32.into(), b"shutting down");
     }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::{ProxyConfig, RouteConfig, ServiceConfig};
+use super::{MirrorConfig, ProxyConfig, RouteConfig, ServiceConfig};
+use crate::mirror::{CopyRules, MirrorSettings, MirrorTarget, Sampler};
 use crate::proxy::{ProxySettings, Service};
 use crate::router::{Route, Router};
 use crate::upstream::{PoolSettings, UpstreamPool, UpstreamTls};
@@ -27,6 +28,37 @@ impl BuildError {
             span: Some(span),
         }
     }
+}
+
+/// One mirror's pools and rules.
+fn build_mirror(m: &MirrorConfig) -> Result<MirrorTarget, String> {
+    let settings = MirrorSettings {
+        name: m.name.clone(),
+        sampler: Sampler::new(m.percent, m.sample_key.clone()),
+        rules: CopyRules {
+            host: m.host.clone(),
+            tag: m.tag_header.clone(),
+            strip: m.strip_headers.clone(),
+            methods: m.methods.clone(),
+        },
+        mirror_body: m.mirror_body,
+        max_body_size: m.max_body_size,
+        max_in_flight: m.max_in_flight,
+        connections: m.connections,
+        pool: PoolSettings {
+            protocol: m.protocol,
+            connect_timeout: m.connect_timeout,
+            request_timeout: m.request_timeout,
+            // Each of the mirror's pools keeps its connection warm.
+            max_idle_per_backend: 1,
+            idle_timeout: std::time::Duration::from_secs(90),
+            tls: UpstreamTls {
+                ca_file: m.ca_file.clone(),
+                insecure_skip_verify: m.insecure_skip_verify,
+            },
+        },
+    };
+    MirrorTarget::new(settings, &m.backends).map_err(|e| format!("mirror `{}`: {e}", m.name))
 }
 
 /// Builds the proxy: one pool per service, a ranked route table.
@@ -59,11 +91,18 @@ pub fn build_proxy(
         };
         let pool = UpstreamPool::new(&service.backends, &settings)
             .map_err(|e| BuildError::at(span.clone(), format!("service `{name}`: {e}")))?;
+        let mirrors = service
+            .mirrors
+            .iter()
+            .map(|m| build_mirror(m).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BuildError::at(span.clone(), format!("service `{name}`: {e}")))?;
         by_name.insert(
             name,
             Arc::new(Service {
                 name: name.clone(),
                 pool,
+                mirrors,
             }),
         );
     }

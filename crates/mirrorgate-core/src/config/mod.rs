@@ -11,4 +11,4 @@ mod serde_helpers;
 mod types;
 
 pub use build::{build_proxy, BuildError};
-pub use types::{HeaderMatch, ProxyConfig, RouteConfig, ServiceConfig};
+pub use types::{HeaderMatch, MirrorConfig, ProxyConfig, RouteConfig, ServiceConfig};

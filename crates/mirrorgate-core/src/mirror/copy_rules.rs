@@ -17,6 +17,29 @@ pub enum MirrorHost {
     Suffix(String),
 }
 
+impl std::str::FromStr for MirrorHost {
+    type Err = String;
+
+    /// `keep`, `backend` or `suffix:SUFFIX`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "keep" => Ok(MirrorHost::Keep),
+            None if s == "backend" => Ok(MirrorHost::Backend),
+            Some(("suffix", suffix))
+                if !suffix.is_empty()
+                    && suffix
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') =>
+            {
+                Ok(MirrorHost::Suffix(suffix.to_string()))
+            }
+            _ => Err(format!(
+                "invalid host `{s}`: use \"keep\", \"backend\" or \"suffix:-shadow\""
+            )),
+        }
+    }
+}
+
 /// The rules for one mirror's copies.
 #[derive(Debug, Clone)]
 pub struct CopyRules {

@@ -111,6 +111,24 @@ pub const DROP_REASONS: [&str; 4] = [
     "body_abandoned",
 ];
 
+impl std::fmt::Display for MirrorStats {
+    /// `sampled=N sent=N completed_2xx=N ... failed_timeout=N dropped_overload=N ...`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sampled={} sent={}", self.sampled, self.sent)?;
+        let groups: [(&str, &[&str], &[u64]); 3] = [
+            ("completed", &STATUS_CLASSES, &self.completed),
+            ("failed", &FAIL_REASONS, &self.failed),
+            ("dropped", &DROP_REASONS, &self.dropped),
+        ];
+        for (group, labels, values) in groups {
+            for (label, value) in labels.iter().zip(values) {
+                write!(f, " {group}_{label}={value}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

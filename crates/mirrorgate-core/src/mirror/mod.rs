@@ -1,16 +1,23 @@
 //! Mirroring: copying a sampled share of requests to other backends and
 //! throwing their answers away, without the primary ever waiting.
 //!
-//! The decisions are pure and unit-tested here: [`Sampler`] (is this
-//! request copied?), [`CopyRules`] (what the copy looks like), and
-//! [`MirrorCounters`] (what happened to each copy).
+//! The decisions are pure and unit-tested: [`Sampler`] (is this request
+//! copied?), [`CopyRules`] (what the copy looks like), [`MirrorCounters`]
+//! (what happened to each copy). [`MirrorTarget`] holds one mirror's
+//! pools and bounds; [`dispatch`] fans a request out; the tee copies
+//! request bodies as they stream to the primary.
 
 mod copy_rules;
 mod counters;
+mod dispatch;
 mod sampler;
+mod target;
+mod tee;
 
 pub use copy_rules::{CopyRules, MirrorHost};
 pub use counters::{
     DropReason, FailReason, MirrorCounters, MirrorStats, DROP_REASONS, FAIL_REASONS, STATUS_CLASSES,
 };
+pub use dispatch::dispatch;
 pub use sampler::{SampleKey, Sampler};
+pub use target::{MirrorSettings, MirrorTarget, PendingCopy};

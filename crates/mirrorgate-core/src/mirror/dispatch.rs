@@ -1,0 +1,39 @@
+//! Fans a primary request out to its service's mirrors.
+
+use std::sync::Arc;
+
+use http::Request;
+use http_body::Body as _;
+
+use super::tee::TeeBody;
+use super::MirrorTarget;
+use crate::Body;
+
+/// Takes the mirroring decisions for `req` (the primary's upstream
+/// request), starts each sampled copy in the background, and returns the
+/// request for the primary: unchanged, or with its body teed. The primary
+/// never waits for a mirror.
+pub fn dispatch(
+    mirrors: &[Arc<MirrorTarget>],
+    req: Request<Body>,
+    client: std::net::IpAddr,
+) -> Request<Body> {
+    if mirrors.is_empty() {
+        return req;
+    }
+    let (parts, body) = req.into_parts();
+    let body_is_empty = body.is_end_stream();
+    let mut sinks = Vec::new();
+    for mirror in mirrors {
+        if let Some((copy, sink)) = mirror.decide(&parts, body_is_empty, client) {
+            sinks.extend(sink);
+            tokio::spawn(mirror.clone().run(copy));
+        }
+    }
+    let body = if sinks.is_empty() {
+        body
+    } else {
+        crate::body::boxed(TeeBody::new(body, sinks))
+    };
+    Request::from_parts(parts, body)
+}

@@ -1,0 +1,209 @@
+//! One mirror: its backends over pooled connections, its bounds, and the
+//! life of each copy (wait for the body copy, send, discard the answer).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
+use http::Request;
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+use super::tee::{BodyCopy, CopySink};
+use super::{CopyRules, DropReason, FailReason, MirrorCounters, Sampler};
+use crate::upstream::{PoolSettings, UpstreamError, UpstreamPool};
+use crate::Body;
+
+/// Most bytes of a mirror's answer that are read (and thrown away)
+/// before the stream is dropped.
+const MAX_DISCARDED_RESPONSE: usize = 1024 * 1024;
+
+/// How one mirror behaves.
+pub struct MirrorSettings {
+    /// Name in logs and counters.
+    pub name: String,
+    /// Which requests are copied.
+    pub sampler: Sampler,
+    /// What a copy looks like.
+    pub rules: CopyRules,
+    /// Copy request bodies (else copies are sent without a body).
+    pub mirror_body: bool,
+    /// Largest body copied; larger ones are not mirrored.
+    pub max_body_size: usize,
+    /// Copies under way at most; more are dropped, not queued.
+    pub max_in_flight: usize,
+    /// Pooled connections per mirror backend (each its own pool).
+    pub connections: usize,
+    /// Transport, timeouts, TLS.
+    pub pool: PoolSettings,
+}
+
+/// A mirror ready to take copies.
+pub struct MirrorTarget {
+    name: String,
+    sampler: Sampler,
+    rules: CopyRules,
+    mirror_body: bool,
+    max_body_size: usize,
+    /// The first backend's `host:port`, for `host = "backend"`.
+    backend_authority: String,
+    pools: Vec<UpstreamPool>,
+    next_pool: AtomicUsize,
+    in_flight: Arc<Semaphore>,
+    response_timeout: Duration,
+    counters: MirrorCounters,
+}
+
+/// A copy decided on but not yet started: its head, where its body will
+/// come from, and its in-flight permit.
+pub struct PendingCopy {
+    head: Parts,
+    body: Option<oneshot::Receiver<BodyCopy>>,
+    permit: OwnedSemaphorePermit,
+}
+
+impl MirrorTarget {
+    /// Builds the mirror's pools.
+    pub fn new(
+        settings: MirrorSettings,
+        backends: &[crate::upstream::BackendUrl],
+    ) -> Result<Self, String> {
+        let pools = (0..settings.connections.max(1))
+            .map(|_| UpstreamPool::new(backends, &settings.pool))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MirrorTarget {
+            name: settings.name,
+            sampler: settings.sampler,
+            rules: settings.rules,
+            mirror_body: settings.mirror_body,
+            max_body_size: settings.max_body_size,
+            backend_authority: backends.first().map(|b| b.authority()).unwrap_or_default(),
+            pools,
+            next_pool: AtomicUsize::new(0),
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+            response_timeout: settings.pool.request_timeout,
+            counters: MirrorCounters::default(),
+        })
+    }
+
+    /// The mirror's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What happened to its copies so far.
+    pub fn counters(&self) -> &MirrorCounters {
+        &self.counters
+    }
+
+    /// Decides whether the primary's upstream request (`head`, with a
+    /// body that `body_is_empty` or not) is copied. Returns the copy and,
+    /// when the body must be copied too, the sink to tee it into.
+    pub fn decide(
+        &self,
+        head: &Parts,
+        body_is_empty: bool,
+        client: std::net::IpAddr,
+    ) -> Option<(PendingCopy, Option<CopySink>)> {
+        if !self.sampler.sample(&head.headers, client) {
+            return None;
+        }
+        self.counters.sampled();
+        if !self.rules.allows(&head.method) {
+            self.counters.dropped(DropReason::MethodFiltered);
+            return None;
+        }
+        let declared_len = head
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let copy_body = self.mirror_body && !body_is_empty;
+        if copy_body && declared_len.is_some_and(|n| n > self.max_body_size as u64) {
+            self.counters.dropped(DropReason::BodyTooLarge);
+            return None;
+        }
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            self.counters.dropped(DropReason::Overload);
+            return None;
+        };
+        let mut copy_head = self.rules.copy_head(head, &self.backend_authority);
+        let (body, sink) = if copy_body {
+            let (sink, rx) = CopySink::new(self.max_body_size);
+            (Some(rx), Some(sink))
+        } else {
+            // The copy goes without the body: its length no longer holds.
+            copy_head.headers.remove(CONTENT_LENGTH);
+            (None, None)
+        };
+        Some((
+            PendingCopy {
+                head: copy_head,
+                body,
+                permit,
+            },
+            sink,
+        ))
+    }
+
+    /// Runs one copy to its end. Never returns an error: every outcome is
+    /// counted.
+    pub async fn run(self: Arc<Self>, copy: PendingCopy) {
+        let PendingCopy { head, body, permit } = copy;
+        let body = match body {
+            None => crate::body::empty(),
+            Some(rx) => match rx.await {
+                Ok(Ok(chunks)) => chunks_body(chunks),
+                Ok(Err(reason)) => return self.counters.dropped(reason),
+                Err(_) => return self.counters.dropped(DropReason::BodyAbandoned),
+            },
+        };
+        let pool = &self.pools[self.next_pool.fetch_add(1, Ordering::Relaxed) % self.pools.len()];
+        self.counters.sent();
+        match pool.send(Request::from_parts(head, body)).await {
+            Ok((response, _)) => {
+                self.counters.completed(response.status());
+                discard(response.into_body(), self.response_timeout).await;
+            }
+            Err(error) => {
+                tracing::debug!(mirror = %self.name, %error, "mirror copy failed");
+                self.counters.failed(match error {
+                    UpstreamError::Connect { .. } | UpstreamError::ConnectTimeout { .. } => {
+                        FailReason::Connect
+                    }
+                    UpstreamError::Timeout { .. } => FailReason::Timeout,
+                    UpstreamError::Protocol { .. } => FailReason::Reset,
+                });
+            }
+        }
+        drop(permit);
+    }
+}
+
+fn chunks_body(chunks: Vec<Bytes>) -> Body {
+    let frames = chunks
+        .into_iter()
+        .map(|c| Ok::<_, crate::BoxError>(http_body::Frame::data(c)));
+    crate::body::boxed(http_body_util::StreamBody::new(futures_util::stream::iter(
+        frames,
+    )))
+}
+
+/// Reads and drops a mirror's answer, up to a size and time bound; then
+/// drops the stream (which resets it) so a mirror that answers gigabytes
+/// or never finishes costs nothing more.
+async fn discard(mut body: hyper::body::Incoming, limit: Duration) {
+    let _ = tokio::time::timeout(limit, async {
+        let mut read = 0usize;
+        while read <= MAX_DISCARDED_RESPONSE && !body.is_end_stream() {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    })
+    .await;
+}
