@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct Recorded {
     pub path: String,
     /// `HTTP/1.1` or `HTTP/2.0`: how the proxy talked to the backend.
     pub version: String,
+    /// The request's host: `:authority` over HTTP/2, else `Host`.
+    pub authority: String,
     /// Header names (lowercase) and values, in arrival order.
     pub headers: Vec<(String, String)>,
     /// Body length in bytes.
@@ -50,17 +53,42 @@ impl Recorded {
     }
 }
 
+/// How a backend answers besides the paths above.
+#[derive(Debug, Clone, Copy)]
+pub struct Behaviour {
+    /// Wait this long before every answer.
+    pub delay: Duration,
+    /// Status of every echo answer.
+    pub status: u16,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            delay: Duration::ZERO,
+            status: 200,
+        }
+    }
+}
+
 /// A running backend; stops when dropped (its runtime shuts down).
 pub struct Backend {
     /// Where it listens.
     pub addr: SocketAddr,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    answered: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Backend {
     /// Starts a backend answering with `x-backend: name`.
     pub fn start(name: &'static str) -> Backend {
+        Backend::start_with(name, Behaviour::default())
+    }
+
+    /// Starts a backend that answers as `behaviour` says.
+    pub fn start_with(name: &'static str, behaviour: Behaviour) -> Backend {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -71,16 +99,20 @@ impl Backend {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
+        let answered = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (log, done, accepted) = (requests.clone(), answered.clone(), connections.clone());
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let log = log.clone();
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let (log, done) = (log.clone(), done.clone());
                 tokio::spawn(async move {
-                    let service =
-                        hyper::service::service_fn(move |req| answer(name, log.clone(), req));
+                    let service = hyper::service::service_fn(move |req| {
+                        answer(name, behaviour, log.clone(), done.clone(), req)
+                    });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -90,6 +122,8 @@ impl Backend {
         Backend {
             addr,
             requests,
+            answered,
+            connections,
             _runtime: runtime,
         }
     }
@@ -102,6 +136,47 @@ impl Backend {
     /// Everything received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// How many requests it has finished answering.
+    pub fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
+    }
+
+    /// How many TCP connections it has accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Waits (at most `limit`) until `count` requests arrived; returns
+    /// what arrived. For mirrors, whose copies arrive after the client's
+    /// answer.
+    pub fn wait_for_requests(&self, count: usize, limit: Duration) -> Vec<Recorded> {
+        let deadline = std::time::Instant::now() + limit;
+        while self.requests.lock().unwrap().len() < count && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.requests()
+    }
+
+    /// Waits until no new request arrived for `quiet` (at most `limit`),
+    /// for counting copies whose number is not known in advance.
+    pub fn settle(&self, quiet: Duration, limit: Duration) -> Vec<Recorded> {
+        let deadline = std::time::Instant::now() + limit;
+        let mut last = (
+            self.requests.lock().unwrap().len(),
+            std::time::Instant::now(),
+        );
+        while std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = self.requests.lock().unwrap().len();
+            if now != last.0 {
+                last = (now, std::time::Instant::now());
+            } else if last.1.elapsed() >= quiet {
+                break;
+            }
+        }
+        self.requests()
     }
 
     /// The only request received; panics otherwise.
@@ -140,7 +215,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 async fn answer(
     name: &'static str,
+    behaviour: Behaviour,
     log: Arc<Mutex<Vec<Recorded>>>,
+    answered: Arc<AtomicUsize>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
@@ -156,6 +233,16 @@ async fn answer(
             .path_and_query()
             .map_or("/".into(), |p| p.to_string()),
         version: format!("{:?}", parts.version),
+        authority: parts.uri.authority().map_or_else(
+            || {
+                parts
+                    .headers
+                    .get("host")
+                    .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+                    .unwrap_or_default()
+            },
+            |a| a.to_string(),
+        ),
         headers: parts
             .headers
             .iter()
@@ -185,10 +272,47 @@ async fn answer(
         });
         ("application/json", echo.to_string().into_bytes())
     };
+    tokio::time::sleep(behaviour.delay).await;
+    answered.fetch_add(1, Ordering::SeqCst);
     let response = Response::builder()
+        .status(behaviour.status)
         .header("content-type", content_type)
         .header("x-backend", name)
         .body(Full::new(Bytes::from(payload)))
         .unwrap();
     Ok(response)
+}
+
+/// A server that accepts connections and never reads or answers; they
+/// stay open until it is dropped.
+pub struct BlackHole {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl BlackHole {
+    /// Starts one on 127.0.0.1.
+    pub fn start() -> BlackHole {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            // Ends when the BlackHole is dropped (the sender goes away).
+            while let Err(std::sync::mpsc::TryRecvError::Empty) = stopped.try_recv() {
+                if let Ok((stream, _)) = listener.accept() {
+                    held.push(stream);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        BlackHole { addr, _stop: stop }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
 }

@@ -109,6 +109,31 @@ pub fn curl(proto: Proto, url: &str, extra: &[&str]) -> Reply {
     run(&proto.program(), &[proto.flag()], url, extra)
 }
 
+/// Makes `count` requests to `url` in one curl run (one connection,
+/// reused), returning each status in order.
+pub fn curl_many(proto: Proto, url: &str, count: usize, extra: &[&str]) -> Vec<u16> {
+    let mut args: Vec<&str> = vec![
+        "-sS",
+        "--max-time",
+        "120",
+        proto.flag(),
+        "-w",
+        "%{http_code}\n",
+    ];
+    args.extend_from_slice(extra);
+    for _ in 0..count {
+        args.extend_from_slice(&[url, "-o", "/dev/null"]);
+    }
+    let out = Command::new(proto.program())
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run curl for {proto:?}: {e}"));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().parse().unwrap_or(0))
+        .collect()
+}
+
 /// Runs the HTTP/3-capable curl without forcing a protocol, so it picks
 /// one itself (e.g. from an `--alt-svc` cache).
 pub fn curl_any_protocol(url: &str, extra: &[&str]) -> Reply {

@@ -131,6 +131,21 @@ impl Proxy {
         self.child.id()
     }
 
+    /// Stops the proxy with SIGTERM, as an operator would, waits for it
+    /// (at most 10 s) and returns everything it logged.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The stderr reader thread may still be draining the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        self.logs()
+    }
+
     /// What the proxy logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
@@ -198,4 +213,17 @@ pub fn run_to_end(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The counters of mirror `name` from the `mirror stats:` line mirrorgate
+/// logs at shutdown, e.g. `stats["completed_2xx"]`.
+pub fn mirror_stats(logs: &str, name: &str) -> std::collections::HashMap<String, u64> {
+    let line = logs
+        .lines()
+        .find(|l| l.contains("mirror stats:") && l.contains(&format!("mirror={name}")))
+        .unwrap_or_else(|| panic!("no `mirror stats` line for {name} in:\n{logs}"));
+    line.split_whitespace()
+        .filter_map(|field| field.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect()
 }

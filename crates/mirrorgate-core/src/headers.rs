@@ -50,6 +50,16 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The declared `Content-Length`, if present and valid.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// What the proxy tells a backend about the original client.
 #[derive(Debug, Clone, Copy)]
 pub struct ForwardedFacts<'a> {

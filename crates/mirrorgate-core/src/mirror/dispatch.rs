@@ -33,7 +33,8 @@ pub fn dispatch(
     let body = if sinks.is_empty() {
         body
     } else {
-        crate::body::boxed(TeeBody::new(body, sinks))
+        let declared_len = crate::headers::content_length(&parts.headers);
+        crate::body::boxed(TeeBody::new(body, sinks, declared_len))
     };
     Request::from_parts(parts, body)
 }

@@ -117,10 +117,7 @@ impl MirrorTarget {
             self.counters.dropped(DropReason::MethodFiltered);
             return None;
         }
-        let declared_len = head
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared_len = crate::headers::content_length(&head.headers);
         let copy_body = self.mirror_body && !body_is_empty;
         if copy_body && declared_len.is_some_and(|n| n > self.max_body_size as u64) {
             self.counters.dropped(DropReason::BodyTooLarge);

@@ -73,12 +73,23 @@ impl CopySink {
 pub struct TeeBody {
     inner: Body,
     sinks: Vec<CopySink>,
+    received: u64,
+    /// `Content-Length`: a sender stops polling a body once it has sent
+    /// that many bytes, so reaching it must complete the copies even when
+    /// the body itself cannot yet tell that it ended (HTTP/3 learns of
+    /// the end only on the next read).
+    declared_len: Option<u64>,
 }
 
 impl TeeBody {
-    /// Tees `inner` into `sinks`.
-    pub fn new(inner: Body, sinks: Vec<CopySink>) -> Self {
-        TeeBody { inner, sinks }
+    /// Tees `inner`, which declared `declared_len` bytes, into `sinks`.
+    pub fn new(inner: Body, sinks: Vec<CopySink>, declared_len: Option<u64>) -> Self {
+        TeeBody {
+            inner,
+            sinks,
+            received: 0,
+            declared_len,
+        }
     }
 
     fn complete_all(&mut self) {
@@ -105,11 +116,12 @@ impl HttpBody for TeeBody {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
+                    this.received += data.len() as u64;
                     for sink in &mut this.sinks {
                         sink.push(data);
                     }
                 }
-                if this.inner.is_end_stream() {
+                if this.inner.is_end_stream() || this.declared_len == Some(this.received) {
                     this.complete_all();
                 }
             }
@@ -148,7 +160,11 @@ mod tests {
     async fn copies_whole_bodies_and_gives_up_past_the_limit() {
         let (small, small_rx) = CopySink::new(100);
         let (tiny, tiny_rx) = CopySink::new(5);
-        let tee = TeeBody::new(chunks(&["hello ", "mirror ", "world"]), vec![small, tiny]);
+        let tee = TeeBody::new(
+            chunks(&["hello ", "mirror ", "world"]),
+            vec![small, tiny],
+            None,
+        );
         let primary = tee.collect().await.unwrap().to_bytes();
         assert_eq!(primary, "hello mirror world");
         assert_eq!(
@@ -159,9 +175,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reaching_the_declared_length_completes_the_copy() {
+        let (sink, rx) = CopySink::new(100);
+        let mut tee = TeeBody::new(
+            chunks(&["12345", "67890", "never read"]),
+            vec![sink],
+            Some(10),
+        );
+        let _ = tee.frame().await;
+        let _ = tee.frame().await;
+        // The sender stops here, as hyper does after Content-Length bytes.
+        drop(tee);
+        assert_eq!(rx.await.unwrap().unwrap().concat(), b"1234567890");
+    }
+
+    #[tokio::test]
     async fn an_unfinished_body_is_abandoned() {
         let (sink, rx) = CopySink::new(100);
-        let mut tee = TeeBody::new(chunks(&["part", "rest"]), vec![sink]);
+        let mut tee = TeeBody::new(chunks(&["part", "rest"]), vec![sink], None);
         let _first = tee.frame().await;
         drop(tee);
         assert!(
