@@ -283,36 +283,63 @@ async fn answer(
     Ok(response)
 }
 
-/// A server that accepts connections and never reads or answers; they
-/// stay open until it is dropped.
-pub struct BlackHole {
+/// What a [`RawServer`] does with each connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawMode {
+    /// Accept and hold it: never read, never answer.
+    BlackHole,
+    /// Read the first bytes of the request (the head and the start of any
+    /// body), then abort with a TCP RST (linger 0): a backend that dies in
+    /// the middle of the request.
+    ResetMidBody,
+}
+
+/// A misbehaving server on 127.0.0.1, stopped when dropped.
+pub struct RawServer {
     /// Where it listens.
     pub addr: SocketAddr,
     _stop: std::sync::mpsc::Sender<()>,
 }
 
-impl BlackHole {
-    /// Starts one on 127.0.0.1.
-    pub fn start() -> BlackHole {
+impl RawServer {
+    /// Starts one behaving as `mode` says.
+    pub fn start(mode: RawMode) -> RawServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         std::thread::spawn(move || {
             let mut held = Vec::new();
-            // Ends when the BlackHole is dropped (the sender goes away).
+            // Ends when the RawServer is dropped (the sender goes away).
             while let Err(std::sync::mpsc::TryRecvError::Empty) = stopped.try_recv() {
                 if let Ok((stream, _)) = listener.accept() {
-                    held.push(stream);
+                    match mode {
+                        RawMode::BlackHole => held.push(stream),
+                        RawMode::ResetMidBody => {
+                            std::thread::spawn(move || reset_after_first_read(stream));
+                        }
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
-        BlackHole { addr, _stop: stop }
+        RawServer { addr, _stop: stop }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+}
+
+fn reset_after_first_read(stream: std::net::TcpStream) {
+    use std::io::Read;
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = (&stream).read(&mut [0u8; 16 * 1024]);
+    let socket = socket2::Socket::from(stream);
+    let _ = socket.set_linger(Some(Duration::ZERO));
+    drop(socket); // RST, not FIN
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mirrorgate_tests::backend::{
-    dead_backend_url, pattern, sha256_hex, Backend, Behaviour, BlackHole,
+    dead_backend_url, pattern, sha256_hex, Backend, Behaviour, RawMode, RawServer,
 };
 use mirrorgate_tests::curl::{curl, curl_many, Proto, ALL};
 use mirrorgate_tests::proxy::{mirror_stats, Proxy};
@@ -150,7 +150,8 @@ fn a_copy_equals_the_primary_request_minus_strips_plus_tag() {
 
 #[test]
 fn faulty_mirrors_never_change_or_hold_the_primary_answer() {
-    let black_hole = BlackHole::start();
+    let black_hole = RawServer::start(RawMode::BlackHole);
+    let resetter = RawServer::start(RawMode::ResetMidBody);
     let slow = Backend::start_with(
         "slow",
         Behaviour {
@@ -171,7 +172,9 @@ fn faulty_mirrors_never_change_or_hold_the_primary_answer() {
         // Its answer comes after the mirror's 1 s request timeout.
         ("answers after 5 s", slow.url(), "failed_timeout"),
         ("answers 500", failing.url(), "completed_5xx"),
+        ("resets mid-body", resetter.url(), "failed_reset"),
     ];
+    let body = pattern(256 * 1024);
     for (fault, url, outcome) in faults {
         let production = Backend::start("production");
         let proxy = mirrored(
@@ -179,7 +182,21 @@ fn faulty_mirrors_never_change_or_hold_the_primary_answer() {
             &url,
             "percent = 100\nrequest_timeout = \"1s\"\nprotocol = \"http1\"",
         );
-        traffic(&proxy, "/fault", 4);
+        traffic(&proxy, "/fault", 3);
+        // And one 256 KiB upload per protocol, for the mid-body reset.
+        let file = proxy.dir.path().join("body.bin");
+        std::fs::write(&file, &body).unwrap();
+        let data = format!("@{}", file.display());
+        for proto in ALL {
+            let args = ["-k", HOST[0], HOST[1], "--data-binary", &data];
+            let reply = curl(proto, &proxy.https_url("/upload"), &args);
+            assert_eq!(reply.status, 200, "{fault} {proto:?}");
+            assert_eq!(
+                reply.json()["body_sha256"],
+                sha256_hex(&body),
+                "{fault} {proto:?}"
+            );
+        }
         // Every client got the primary's answer before the slow mirror
         // answered a single copy: nobody waited for it.
         if fault == "answers after 5 s" {
