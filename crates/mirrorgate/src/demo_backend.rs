@@ -5,6 +5,8 @@
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -16,8 +18,12 @@ use hyper_util::server::conn::auto;
 
 use crate::config::DemoBackendConfig;
 
+/// A running demo backend's name and how many requests it received.
+pub type DemoCount = (String, Arc<AtomicU64>);
+
 /// Binds every demo backend and serves it in the background.
-pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<()> {
+pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<Vec<DemoCount>> {
+    let mut counts = Vec::new();
     for backend in backends {
         let listener = tokio::net::TcpListener::bind(backend.listen)
             .await
@@ -29,13 +35,19 @@ pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<()> {
             })?;
         tracing::info!(name = %backend.name, addr = %backend.listen, "demo backend listening");
         let name: &'static str = Box::leak(backend.name.clone().into_boxed_str());
+        let received = Arc::new(AtomicU64::new(0));
+        counts.push((backend.name.clone(), received.clone()));
         tokio::spawn(async move {
             loop {
                 let Ok((stream, peer)) = listener.accept().await else {
                     continue;
                 };
+                let received = received.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| answer(name, peer, req));
+                    let service = hyper::service::service_fn(move |req| {
+                        received.fetch_add(1, Ordering::Relaxed);
+                        answer(name, peer, req)
+                    });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -43,7 +55,7 @@ pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<()> {
             }
         });
     }
-    Ok(())
+    Ok(counts)
 }
 
 async fn answer(

@@ -77,7 +77,7 @@ fn init_logging() {
 async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
     let state = ServingState::build(&loaded).map_err(anyhow::Error::new)?;
     let config = &loaded.config;
-    demo_backend::start(&config.demo_backends).await?;
+    let demo_counts = demo_backend::start(&config.demo_backends).await?;
     let mut listeners = serve::start(config, &state)?;
     if state.self_signed {
         tracing::warn!("no [tls] certificates configured: serving a self-signed certificate for localhost (development only; clients need -k / --insecure)");
@@ -110,6 +110,10 @@ async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
     // here, one line per mirror.
     for (service, mirror, stats) in state.proxy.mirror_stats() {
         tracing::info!(%service, %mirror, "mirror stats: {stats}");
+    }
+    for (name, received) in demo_counts {
+        let received = received.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(backend = %name, received, "demo backend received {received} requests");
     }
     for endpoint in &listeners.quic {
         endpoint.close(0u32.into(), b"shutting down");
