@@ -126,6 +126,14 @@ impl Proxy {
         format!("http://127.0.0.1:{}{path}", self.http_port)
     }
 
+    /// Writes `bytes` into the proxy's folder and returns curl's argument
+    /// for sending it as a body: `@PATH`.
+    pub fn body_file(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write body file");
+        format!("@{}", path.display())
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -18,9 +18,7 @@ fn five_megabyte_upload_arrives_intact_over_each_protocol() {
     let backend = Backend::start("primary");
     let proxy = proxy_for(&backend);
     let upload = pattern(FIVE_MB + 7);
-    let file = proxy.dir.path().join("upload.bin");
-    std::fs::write(&file, &upload).unwrap();
-    let data = format!("@{}", file.display());
+    let data = proxy.body_file("upload.bin", &upload);
     for proto in ALL {
         let reply = curl(
             proto,

@@ -66,9 +66,7 @@ fn an_upload_that_takes_longer_than_request_timeout_still_succeeds() {
         app.url()
     ));
     let body = mirrorgate_tests::backend::pattern(400 * 1024);
-    let file = proxy.dir.path().join("slow.bin");
-    std::fs::write(&file, &body).unwrap();
-    let data = format!("@{}", file.display());
+    let data = proxy.body_file("slow.bin", &body);
     for proto in ALL {
         // 400 KiB at 160 KiB/s: about 2.5 s, well over the 1 s timeout.
         let reply = curl(

@@ -38,9 +38,7 @@ fn hundred_megabytes_each_way_do_not_grow_memory_by_a_hundred_megabytes() {
     let baseline = peak_rss_kb(proxy.pid());
 
     let expected = sha256_hex(&pattern(HUNDRED_MB));
-    let upload = proxy.dir.path().join("upload.bin");
-    std::fs::write(&upload, pattern(HUNDRED_MB)).unwrap();
-    let data = format!("@{}", upload.display());
+    let data = proxy.body_file("upload.bin", &pattern(HUNDRED_MB));
     for proto in ALL {
         let down = curl(
             proto,

@@ -90,9 +90,7 @@ fn a_copy_equals_the_primary_request_minus_strips_plus_tag() {
         "percent = 100\ntag_header = \"X-Mirror: yes\"\nstrip_headers = [\"authorization\"]",
     );
     let body = pattern(256 * 1024);
-    let file = proxy.dir.path().join("body.bin");
-    std::fs::write(&file, &body).unwrap();
-    let data = format!("@{}", file.display());
+    let data = proxy.body_file("body.bin", &body);
     for (i, proto) in ALL.into_iter().enumerate() {
         let reply = curl(
             proto,
@@ -184,9 +182,7 @@ fn faulty_mirrors_never_change_or_hold_the_primary_answer() {
         );
         traffic(&proxy, "/fault", 3);
         // And one 256 KiB upload per protocol, for the mid-body reset.
-        let file = proxy.dir.path().join("body.bin");
-        std::fs::write(&file, &body).unwrap();
-        let data = format!("@{}", file.display());
+        let data = proxy.body_file("body.bin", &body);
         for proto in ALL {
             let args = ["-k", HOST[0], HOST[1], "--data-binary", &data];
             let reply = curl(proto, &proxy.https_url("/upload"), &args);
@@ -220,9 +216,7 @@ fn bodies_over_max_body_size_are_not_mirrored_and_the_primary_gets_them_whole() 
         "percent = 100\nmax_body_size = 1000",
     );
     let body = pattern(10_000);
-    let file = proxy.dir.path().join("big.bin");
-    std::fs::write(&file, &body).unwrap();
-    let data = format!("@{}", file.display());
+    let data = proxy.body_file("big.bin", &body);
     for proto in ALL {
         let reply = curl(
             proto,
