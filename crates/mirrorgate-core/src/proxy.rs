@@ -82,8 +82,10 @@ impl Proxy {
 
     /// Serves one request; always yields a response.
     pub async fn serve(&self, req: Request<Body>, conn: &ConnInfo) -> Response<Body> {
+        // Kept for the error log line only. `Uri` clones share its bytes,
+        // so the hot path does not copy the path into a new string.
         let method = req.method().clone();
-        let path = req.uri().path().to_string();
+        let uri = req.uri().clone();
         let response = match self.forward(req, conn).await {
             Ok(response) => response,
             Err(error) => {
@@ -92,7 +94,7 @@ impl Proxy {
                     protocol = conn.protocol.as_str(),
                     client = %conn.peer,
                     %method,
-                    path,
+                    path = uri.path(),
                     %error,
                     "request failed"
                 );

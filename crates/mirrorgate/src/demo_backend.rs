@@ -34,7 +34,7 @@ pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<Vec<DemoCou
                 )
             })?;
         tracing::info!(name = %backend.name, addr = %backend.listen, "demo backend listening");
-        let name: &'static str = Box::leak(backend.name.clone().into_boxed_str());
+        let name: Arc<str> = backend.name.as_str().into();
         let received = Arc::new(AtomicU64::new(0));
         counts.push((backend.name.clone(), received.clone()));
         tokio::spawn(async move {
@@ -42,11 +42,11 @@ pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<Vec<DemoCou
                 let Ok((stream, peer)) = listener.accept().await else {
                     continue;
                 };
-                let received = received.clone();
+                let (received, name) = (received.clone(), name.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         received.fetch_add(1, Ordering::Relaxed);
-                        answer(name, peer, req)
+                        answer(name.clone(), peer, req)
                     });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
@@ -59,7 +59,7 @@ pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<Vec<DemoCou
 }
 
 async fn answer(
-    name: &str,
+    name: Arc<str>,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -87,7 +87,7 @@ async fn answer(
     );
     response.headers_mut().insert(
         "x-demo-backend",
-        http::HeaderValue::from_str(name).unwrap_or(http::HeaderValue::from_static("demo")),
+        http::HeaderValue::from_str(&name).unwrap_or(http::HeaderValue::from_static("demo")),
     );
     Ok(response)
 }
