@@ -114,8 +114,10 @@ impl UpstreamPool {
         let n = self.backends.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
         let (parts, body) = req.into_parts();
+        // Keep a copy of the head only when a retry is possible at all:
+        // cloning headers for every request of a one-backend pool is waste.
         let replayable =
-            (is_idempotent(&parts.method) && body.is_end_stream()).then(|| parts.clone());
+            (n > 1 && is_idempotent(&parts.method) && body.is_end_stream()).then(|| parts.clone());
         let mut first = Some(Request::from_parts(parts, body));
         let mut last_error = None;
         for attempt in 0..n {
