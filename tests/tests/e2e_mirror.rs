@@ -317,3 +317,48 @@ fn mirror_copies_share_a_bounded_http2_pool() {
         staging.connections()
     );
 }
+
+#[test]
+fn https_mirrors_speak_h2_over_tls_with_a_ca_file_or_skipped_verification() {
+    // The mirror is a second mirrorgate serving TLS with its own
+    // certificate, in front of the recording staging backend.
+    let staging = Backend::start("staging");
+    let dir = tempfile::tempdir().unwrap();
+    mirrorgate_tests::pki::write_self_signed(dir.path(), "localhost");
+    let tls_mirror = Proxy::start_in(
+        dir,
+        &format!(
+            "[[tls.certificates]]\ncert = \"localhost.pem\"\nkey = \"localhost.key\"\n\n\
+             [[services]]\nname = \"s\"\nbackends = [\"{}\"]\n\n[[routes]]\nservice = \"s\"\n",
+            staging.url()
+        ),
+    );
+    let mirror_url = format!("https://localhost:{}", tls_mirror.https_port);
+    let ca = tls_mirror.dir.path().join("localhost.pem");
+    for (verification, expected_copies) in [
+        (format!("ca_file = \"{}\"", ca.display()), 3),
+        ("insecure_skip_verify = true".to_string(), 6),
+        // The web PKI roots do not know this certificate: copies fail,
+        // the primary does not notice.
+        (String::new(), 6),
+    ] {
+        let production = Backend::start("production");
+        let proxy = mirrored(
+            &production,
+            &mirror_url,
+            &format!("percent = 100\n{verification}"),
+        );
+        traffic(&proxy, "/tls-mirror", 1);
+        let copies = staging.wait_for_requests(expected_copies, Duration::from_secs(10));
+        assert_eq!(copies.len(), expected_copies, "{verification:?}");
+        let stats = mirror_stats(&proxy.stop(), "staging");
+        let outcome = if verification.is_empty() {
+            "failed_connect"
+        } else {
+            "completed_2xx"
+        };
+        assert_eq!(stats[outcome], 3, "{verification:?}: {stats:?}");
+    }
+    // Mirrors default to `protocol = "h2"`, which speaks nothing else: a
+    // copy completed over TLS means ALPN agreed on h2.
+}
