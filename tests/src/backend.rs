@@ -2,8 +2,10 @@
 //! request it receives.
 //!
 //! Paths: `/bytes/N` answers N deterministic bytes ([`pattern`]);
-//! `/delay/MS` answers after MS milliseconds; anything else answers a JSON
-//! echo of the request. Every answer carries `x-backend: NAME`.
+//! `/delay/MS` answers after MS milliseconds; `/hop-by-hop` answers with
+//! the hop-by-hop headers [`HOP_BY_HOP_RESPONSE`] (HTTP/1.1 only: HTTP/2
+//! forbids them); anything else answers a JSON echo of the request
+//! ([`echo`]). Every answer carries `x-backend: NAME`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,8 +15,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use sha2::{Digest, Sha256};
@@ -105,6 +107,8 @@ impl Backend {
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
+                    // E.g. out of file descriptors: back off, don't spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
                 accepted.fetch_add(1, Ordering::SeqCst);
@@ -159,6 +163,14 @@ impl Backend {
         self.requests()
     }
 
+    /// Waits (at most `limit`) until it has answered `count` requests.
+    pub fn wait_for_answers(&self, count: usize, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while self.answered() < count && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until no new request arrived for `quiet` (at most `limit`),
     /// for counting copies whose number is not known in advance.
     pub fn settle(&self, quiet: Duration, limit: Duration) -> Vec<Recorded> {
@@ -187,25 +199,64 @@ impl Backend {
     }
 }
 
-/// An address where nothing listens: connecting is refused.
-pub fn dead_backend_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
+/// `n` deterministic pseudo-random bytes, the body of `/bytes/n`.
+pub fn pattern(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0; n];
+    Pattern::new(n).fill(&mut bytes);
+    bytes
 }
 
-/// `n` deterministic pseudo-random bytes (xorshift), the body of `/bytes/n`.
-pub fn pattern(n: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ n as u64;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
+/// The generator behind [`pattern`] (xorshift seeded by the length), so
+/// the backend can stream `/bytes/N` chunk by chunk instead of holding N
+/// bytes.
+struct Pattern(u64);
+
+impl Pattern {
+    fn new(n: usize) -> Pattern {
+        Pattern(0x9E37_79B9_7F4A_7C15 ^ n as u64)
+    }
+
+    fn fill(&mut self, out: &mut [u8]) {
+        for byte in out {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            *byte = (self.0 >> 24) as u8;
+        }
+    }
+}
+
+/// The streamed body of `/bytes/N`: 64 KiB frames of [`pattern`], with
+/// an exact size hint so HTTP/1.1 answers carry `Content-Length`.
+struct PatternBody {
+    pattern: Pattern,
+    remaining: usize,
+}
+
+impl Body for PatternBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.remaining == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let mut chunk = vec![0; self.remaining.min(64 * 1024)];
+        self.pattern.fill(&mut chunk);
+        self.remaining -= chunk.len();
+        std::task::Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining as u64)
+    }
 }
 
 /// Hex SHA-256.
@@ -213,19 +264,38 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// Reads a request body to its end without keeping it: its length and
+/// hex SHA-256 (of what arrived, if it broke off).
+async fn measure(mut body: Incoming) -> (usize, String) {
+    let (mut len, mut hash) = (0, Sha256::new());
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            len += data.len();
+            hash.update(data);
+        }
+    }
+    (len, hex::encode(hash.finalize()))
+}
+
+type Answer = Response<Either<Full<Bytes>, PatternBody>>;
+
+/// What `/hop-by-hop` adds to its answer: headers for the proxy's
+/// connection only, which must not reach the client.
+pub const HOP_BY_HOP_RESPONSE: [(&str, &str); 3] = [
+    ("connection", "x-backend-hop"),
+    ("x-backend-hop", "1"),
+    ("keep-alive", "timeout=30"),
+];
+
 async fn answer(
     name: &'static str,
     behaviour: Behaviour,
     log: Arc<Mutex<Vec<Recorded>>>,
     answered: Arc<AtomicUsize>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Answer, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
+    let (body_len, body_sha256) = measure(body).await;
     let recorded = Recorded {
         method: parts.method.to_string(),
         path: parts
@@ -253,93 +323,52 @@ async fn answer(
                 )
             })
             .collect(),
-        body_len: body.len(),
-        body_sha256: sha256_hex(&body),
+        body_len,
+        body_sha256,
     };
     log.lock().unwrap().push(recorded.clone());
-    let path = recorded.path.clone();
-    let (content_type, payload) = if let Some(n) = path.strip_prefix("/bytes/") {
-        ("application/octet-stream", pattern(n.parse().unwrap_or(0)))
+    let path = recorded.path.as_str();
+    let (content_type, body) = if let Some(n) = path.strip_prefix("/bytes/") {
+        let n = n.parse().unwrap_or(0);
+        let pattern = Pattern::new(n);
+        let stream = PatternBody {
+            pattern,
+            remaining: n,
+        };
+        ("application/octet-stream", Either::Right(stream))
     } else {
         if let Some(ms) = path.strip_prefix("/delay/") {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
         }
-        let echo = serde_json::json!({
-            "method": recorded.method,
-            "path": recorded.path,
-            "body_len": recorded.body_len,
-            "body_sha256": recorded.body_sha256,
-        });
-        ("application/json", echo.to_string().into_bytes())
+        let echo = echo(&recorded).to_string();
+        (
+            "application/json",
+            Either::Left(Full::new(Bytes::from(echo))),
+        )
     };
     tokio::time::sleep(behaviour.delay).await;
     answered.fetch_add(1, Ordering::SeqCst);
-    let response = Response::builder()
+    let mut response = Response::builder()
         .status(behaviour.status)
         .header("content-type", content_type)
-        .header("x-backend", name)
-        .body(Full::new(Bytes::from(payload)))
-        .unwrap();
-    Ok(response)
-}
-
-/// What a [`RawServer`] does with each connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RawMode {
-    /// Accept and hold it: never read, never answer.
-    BlackHole,
-    /// Read the first bytes of the request (the head and the start of any
-    /// body), then abort with a TCP RST (linger 0): a backend that dies in
-    /// the middle of the request.
-    ResetMidBody,
-}
-
-/// A misbehaving server on 127.0.0.1, stopped when dropped.
-pub struct RawServer {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    _stop: std::sync::mpsc::Sender<()>,
-}
-
-impl RawServer {
-    /// Starts one behaving as `mode` says.
-    pub fn start(mode: RawMode) -> RawServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            // Ends when the RawServer is dropped (the sender goes away).
-            while let Err(std::sync::mpsc::TryRecvError::Empty) = stopped.try_recv() {
-                if let Ok((stream, _)) = listener.accept() {
-                    match mode {
-                        RawMode::BlackHole => held.push(stream),
-                        RawMode::ResetMidBody => {
-                            std::thread::spawn(move || reset_after_first_read(stream));
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
-        RawServer { addr, _stop: stop }
+        .header("x-backend", name);
+    if path == "/hop-by-hop" && parts.version < http::Version::HTTP_2 {
+        for (name, value) in HOP_BY_HOP_RESPONSE {
+            response = response.header(name, value);
+        }
     }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
+    Ok(response.body(body).unwrap())
 }
 
-fn reset_after_first_read(stream: std::net::TcpStream) {
-    use std::io::Read;
-    stream.set_nonblocking(false).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let _ = (&stream).read(&mut [0u8; 16 * 1024]);
-    let socket = socket2::Socket::from(stream);
-    let _ = socket.set_linger(Some(Duration::ZERO));
-    drop(socket); // RST, not FIN
+/// The JSON echo of a request: what the backend saw, so a test can
+/// compare the body the client got with the request the backend recorded.
+pub fn echo(request: &Recorded) -> serde_json::Value {
+    serde_json::json!({
+        "method": request.method,
+        "path": request.path,
+        "version": request.version,
+        "headers": request.headers,
+        "body_len": request.body_len,
+        "body_sha256": request.body_sha256,
+    })
 }

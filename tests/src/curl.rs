@@ -58,15 +58,33 @@ pub fn h3_curl() -> &'static str {
         let out = Command::new("bash")
             .arg(&script)
             .output()
-            .expect("run scripts/h3-curl.sh");
+            .unwrap_or_else(|e| panic!("HTTP/3 tests need bash to run {}: {e}", script.display()));
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert!(
-            out.status.success(),
-            "HTTP/3 tests need a curl with HTTP3; {} failed:\n{}",
+            out.status.success() && !path.is_empty(),
+            "HTTP/3 tests need a curl with HTTP3: `bash {}` must succeed and print its path \
+             (or set MIRRORGATE_H3_CURL). It exited with {} and printed:\n{}\n{}",
             script.display(),
+            out.status,
+            path,
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        path
     })
+}
+
+/// Runs `program` with `args`, failing with how to get it if it is missing.
+fn command_output<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> std::process::Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `{program}` ({e}): the end-to-end tests drive mirrorgate with curl; \
+             install it with `apt-get install curl` (or run scripts/install-test-deps.sh); \
+             for HTTP/3 see scripts/h3-curl.sh"
+            )
+        })
 }
 
 /// What curl got.
@@ -109,9 +127,29 @@ pub fn curl(proto: Proto, url: &str, extra: &[&str]) -> Reply {
     run(&proto.program(), &[proto.flag()], url, extra)
 }
 
-/// Makes `count` requests to `url` in one curl run (one connection,
-/// reused), returning each status in order.
+/// Makes `count` requests to `url` in one curl run, one after the other
+/// over one reused connection, returning each status in order. Every
+/// transfer must complete (whatever its status); a transport error panics
+/// with curl's message.
 pub fn curl_many(proto: Proto, url: &str, count: usize, extra: &[&str]) -> Vec<u16> {
+    many(proto, url, count, extra, &[])
+}
+
+/// [`curl_many`], but all `count` requests at once: multiplexed as
+/// concurrent streams on one connection for HTTP/2 and HTTP/3, on
+/// parallel connections for HTTP/1.1. Statuses in completion order.
+pub fn curl_parallel(proto: Proto, url: &str, count: usize, extra: &[&str]) -> Vec<u16> {
+    let max = count.to_string();
+    many(
+        proto,
+        url,
+        count,
+        extra,
+        &["--parallel", "--parallel-max", &max],
+    )
+}
+
+fn many(proto: Proto, url: &str, count: usize, extra: &[&str], mode: &[&str]) -> Vec<u16> {
     let mut args: Vec<&str> = vec![
         "-sS",
         "--max-time",
@@ -120,14 +158,19 @@ pub fn curl_many(proto: Proto, url: &str, count: usize, extra: &[&str]) -> Vec<u
         "-w",
         "%{http_code}\n",
     ];
+    args.extend_from_slice(mode);
     args.extend_from_slice(extra);
     for _ in 0..count {
         args.extend_from_slice(&[url, "-o", "/dev/null"]);
     }
-    let out = Command::new(proto.program())
-        .args(&args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run curl for {proto:?}: {e}"));
+    let out = command_output(&proto.program(), &args);
+    assert!(
+        out.status.success(),
+        "{proto:?}: curl failed ({}) after {} transfers: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().parse().unwrap_or(0))
@@ -143,18 +186,22 @@ pub fn curl_any_protocol(url: &str, extra: &[&str]) -> Reply {
 fn run(program: &str, flags: &[&str], url: &str, extra: &[&str]) -> Reply {
     let dir = tempfile::tempdir().unwrap();
     let (head_file, body_file) = (dir.path().join("head"), dir.path().join("body"));
-    let out = Command::new(program)
-        .args(["-sS", "--max-time", "30"])
-        .args(flags)
-        .arg("-D")
-        .arg(&head_file)
-        .arg("-o")
-        .arg(&body_file)
-        .args(["-w", "%{http_code} %{http_version}"])
-        .args(extra)
-        .arg(url)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let mut args: Vec<&std::ffi::OsStr> = ["-sS", "--max-time", "30"]
+        .iter()
+        .chain(flags)
+        .map(std::ffi::OsStr::new)
+        .collect();
+    args.extend([
+        "-D".as_ref(),
+        head_file.as_os_str(),
+        "-o".as_ref(),
+        body_file.as_os_str(),
+        "-w".as_ref(),
+        "%{http_code} %{http_version}".as_ref(),
+    ]);
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.push(url.as_ref());
+    let out = command_output(program, &args);
     let written = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut fields = written.split_whitespace();
     let status = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);

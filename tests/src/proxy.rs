@@ -42,7 +42,11 @@ pub fn binary() -> &'static Path {
             .current_dir(&root)
             .status()
             .expect("run cargo build");
-        assert!(status.success(), "cargo build -p mirrorgate failed");
+        assert!(
+            status.success(),
+            "`cargo build --workspace --bin mirrorgate` failed in {}: the end-to-end tests need the binary",
+            root.display()
+        );
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
@@ -68,10 +72,15 @@ pub fn free_port() -> u16 {
     free_port_on(IpAddr::from([127, 0, 0, 1]))
 }
 
+/// How many times [`Proxy::start_on`] tries fresh ports when a listener
+/// cannot bind: a port found free may be taken (by any process on the
+/// machine, e.g. the ephemeral end of another test's connection) before
+/// mirrorgate binds it.
+const BIND_ATTEMPTS: usize = 3;
+
 /// A running mirrorgate; killed on drop.
 pub struct Proxy {
-    child: Child,
-    logs: Arc<Mutex<String>>,
+    process: Running,
     /// Port of the plain HTTP/1.1 listener.
     pub http_port: u16,
     /// Port of the HTTPS (TCP) and HTTP/3 (UDP) listeners.
@@ -90,25 +99,46 @@ impl Proxy {
 
     /// [`Proxy::start_in`], listening on `ip` (e.g. `::1`).
     pub fn start_on(ip: IpAddr, dir: tempfile::TempDir, rest: &str) -> Proxy {
-        let (http_port, https_port) = (free_port_on(ip), free_port_on(ip));
-        let (http, https) = (
-            SocketAddr::new(ip, http_port),
-            SocketAddr::new(ip, https_port),
-        );
-        let config = format!(
-            "[listen]\nhttp = [\"{http}\"]\nhttps = [\"{https}\"]\nhttp3 = [\"{https}\"]\n\n{rest}"
-        );
+        Proxy::launch(ip, dir, "", rest)
+    }
+
+    /// [`Proxy::start`] with more `[listen]` keys (e.g. `alt_svc = false`).
+    pub fn start_with_listen(listen_keys: &str, rest: &str) -> Proxy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Proxy::launch(IpAddr::from([127, 0, 0, 1]), dir, listen_keys, rest)
+    }
+
+    fn launch(ip: IpAddr, dir: tempfile::TempDir, listen_keys: &str, rest: &str) -> Proxy {
         let path = dir.path().join("mirrorgate.toml");
-        std::fs::write(&path, config).expect("write config");
-        let args = ["run", "--config", path.to_str().unwrap()];
-        let (child, logs) = spawn_until_ready(&args);
-        Proxy {
-            child,
-            logs,
-            http_port,
-            https_port,
-            dir,
+        let mut failures = String::new();
+        for attempt in 1..=BIND_ATTEMPTS {
+            let (http_port, https_port) = (free_port_on(ip), free_port_on(ip));
+            let (http, https) = (
+                SocketAddr::new(ip, http_port),
+                SocketAddr::new(ip, https_port),
+            );
+            let config = format!(
+                "[listen]\nhttp = [\"{http}\"]\nhttps = [\"{https}\"]\nhttp3 = [\"{https}\"]\n{listen_keys}\n\n{rest}"
+            );
+            std::fs::write(&path, config).expect("write config");
+            match Running::spawn(&["run", "--config", path.to_str().unwrap()]) {
+                Ok(process) => {
+                    return Proxy {
+                        process,
+                        http_port,
+                        https_port,
+                        dir,
+                    }
+                }
+                // Lost the race for a port: try others. Anything else is
+                // the proxy's failure and ends the test.
+                Err(logs) if logs.contains("cannot bind") => {
+                    failures.push_str(&format!("attempt {attempt}:\n{logs}\n"));
+                }
+                Err(logs) => panic!("mirrorgate exited before it was ready:\n{logs}"),
+            }
         }
+        panic!("mirrorgate could not bind fresh ports {BIND_ATTEMPTS} times:\n{failures}");
     }
 
     /// [`Proxy::start_in`] a new temporary folder.
@@ -136,11 +166,79 @@ impl Proxy {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.child.id()
     }
 
     /// Stops the proxy with SIGTERM, as an operator would, waits for it
     /// (at most 10 s) and returns everything it logged.
+    pub fn stop(self) -> String {
+        self.process.stop()
+    }
+
+    /// What the proxy logged so far.
+    pub fn logs(&self) -> String {
+        self.process.logs()
+    }
+}
+
+/// A mirrorgate process whose stderr is collected; killed (and reaped)
+/// when dropped, so a failing test never leaves one holding its ports.
+pub struct Running {
+    child: Child,
+    logs: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Spawns mirrorgate with `args` and waits (at most 30 s) until it
+    /// logs that it is ready. `Err` holds its log when it exited first;
+    /// not being ready in time panics.
+    pub fn spawn(args: &[&str]) -> Result<Running, String> {
+        let mut child = Command::new(binary())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mirrorgate");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        // Ends at EOF, i.e. when the process is gone.
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut logs = sink.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        let mut running = Running {
+            child,
+            logs,
+            reader: Some(reader),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if running.logs().contains("mirrorgate is ready") {
+                return Ok(running);
+            }
+            if running.child.try_wait().unwrap().is_some() {
+                running.join_reader();
+                return Err(running.logs());
+            }
+            if Instant::now() > deadline {
+                panic!("mirrorgate not ready within 30 s:\n{}", running.logs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the process logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, wait (at most 10 s, then SIGKILL), and the whole log.
     pub fn stop(mut self) -> String {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -149,77 +247,82 @@ impl Proxy {
         while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        // The stderr reader thread may still be draining the last lines.
-        std::thread::sleep(Duration::from_millis(100));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.join_reader();
         self.logs()
     }
 
-    /// What the proxy logged so far.
-    pub fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
+    /// Waits for the stderr reader to reach EOF (the process has exited),
+    /// so the log holds its last lines.
+    fn join_reader(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
 }
 
-impl Drop for Proxy {
+impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// Spawns mirrorgate with `args`, collecting stderr, and waits (at most
-/// 30 s) until it logs that it is ready. Panics with its log otherwise.
-pub fn spawn_until_ready(args: &[&str]) -> (Child, Arc<Mutex<String>>) {
+/// Spawns mirrorgate with `args` and waits until it is ready; panics with
+/// its log if it exits first. For fixed configs (no port retries).
+pub fn spawn_until_ready(args: &[&str]) -> Running {
+    Running::spawn(args)
+        .unwrap_or_else(|logs| panic!("mirrorgate exited before it was ready:\n{logs}"))
+}
+
+/// Runs the binary to completion (e.g. `check`): exit code, stdout,
+/// stderr. Killed after 30 s, so a hang fails instead of blocking.
+pub fn run_to_end(args: &[&str]) -> (i32, String, String) {
     let mut child = Command::new(binary())
         .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn mirrorgate");
-    let logs = Arc::new(Mutex::new(String::new()));
-    let stderr = child.stderr.take().unwrap();
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut logs = sink.lock().unwrap();
-            logs.push_str(&line);
-            logs.push('\n');
-        }
-    });
+        .expect("run mirrorgate");
+    // Read both pipes while it runs: a full pipe would block it.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || read_all(&mut stdout));
+    let err = std::thread::spawn(move || read_all(&mut stderr));
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if logs.lock().unwrap().contains("mirrorgate is ready") {
-            return (child, logs);
-        }
+    let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
-            std::thread::sleep(Duration::from_millis(100));
-            panic!(
-                "mirrorgate exited ({status}) before it was ready:\n{}",
-                logs.lock().unwrap()
-            );
+            break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!(
-                "mirrorgate not ready within 30 s:\n{}",
-                logs.lock().unwrap()
-            );
+            let _ = child.wait();
+            panic!("mirrorgate {args:?} did not exit within 30 s");
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (
+        status.code().unwrap_or(-1),
+        out.join().unwrap(),
+        err.join().unwrap(),
+    )
 }
 
-/// Runs the binary to completion (e.g. `check`): exit code, stdout, stderr.
-pub fn run_to_end(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(binary())
-        .args(args)
-        .output()
-        .expect("run mirrorgate");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+fn read_all(pipe: &mut impl std::io::Read) -> String {
+    let mut text = Vec::new();
+    let _ = pipe.read_to_end(&mut text);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// Config (after `[listen]`) for one service `app` on `backends`, with
+/// more service keys (e.g. `protocol = "h2"`, or none), routed for every
+/// host and path.
+pub fn app_service(backends: &[&str], keys: &str) -> String {
+    let backends: Vec<String> = backends.iter().map(|b| format!("\"{b}\"")).collect();
+    format!(
+        "[[services]]\nname = \"app\"\nbackends = [{}]\n{keys}\n\n[[routes]]\nservice = \"app\"\n",
+        backends.join(", ")
     )
 }
 

@@ -4,8 +4,13 @@
 use mirrorgate_tests::curl::{curl, Proto};
 use mirrorgate_tests::proxy::{run_to_end, spawn_until_ready};
 
+/// `mirrorgate check` on `config`, written as `broken.toml` next to
+/// certificates for `a.test` and `b.test` (`a.test.pem`, `a.test.key`...).
 fn check(config: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
+    for name in ["a.test", "b.test"] {
+        mirrorgate_tests::pki::write_self_signed(dir.path(), name);
+    }
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, config).unwrap();
     run_to_end(&["check", "--config", path.to_str().unwrap()])
@@ -13,11 +18,24 @@ fn check(config: &str) -> (i32, String, String) {
 
 const GOOD: &str = "[listen]\nhttp = [\"127.0.0.1:18080\"]\n\n[[services]]\nname = \"app\"\nbackends = [\"http://127.0.0.1:9\"]\n\n[[routes]]\nservice = \"app\"\n";
 
+/// [`GOOD`] serving TLS with `cert` and `key`.
+fn with_certificate(cert: &str, key: &str) -> String {
+    GOOD.replace(
+        "\n\n[[services]]",
+        &format!("\n\n[[tls.certificates]]\ncert = \"{cert}\"\nkey = \"{key}\"\n\n[[services]]"),
+    )
+}
+
 #[test]
 fn check_accepts_a_good_config() {
-    let (code, out, err) = check(GOOD);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("OK"), "{out}");
+    for config in [
+        GOOD.to_string(),
+        with_certificate("a.test.pem", "a.test.key"),
+    ] {
+        let (code, out, err) = check(&config);
+        assert_eq!(code, 0, "{config}\n{out}{err}");
+        assert!(out.contains("OK"), "{out}");
+    }
 }
 
 #[test]
@@ -54,6 +72,19 @@ fn check_names_file_line_and_key_of_each_mistake() {
             "services.request_timeout",
             "invalid duration",
         ),
+        // Certificates are loaded, not only named.
+        (
+            with_certificate("missing.pem", "a.test.key"),
+            5,
+            "tls.certificates.cert",
+            "missing.pem",
+        ),
+        (
+            with_certificate("a.test.pem", "b.test.key"),
+            5,
+            "tls.certificates.cert",
+            "b.test.key",
+        ),
     ];
     for (config, line, key, words) in cases {
         let (code, out, err) = check(&config);
@@ -67,26 +98,51 @@ fn check_names_file_line_and_key_of_each_mistake() {
             "key {key} not named: {err}"
         );
         assert!(err.contains(words), "`{words}` not in: {err}");
+        // And it shows the offending line itself.
+        let offending = config.lines().nth(line - 1).unwrap();
+        assert!(
+            err.contains(&format!("| {offending}")),
+            "line `{offending}` not shown: {err}"
+        );
+    }
+}
+
+#[test]
+fn version_and_help_describe_the_binary() {
+    let (code, out, err) = run_to_end(&["--version"]);
+    let expected = format!("mirrorgate {}", env!("CARGO_PKG_VERSION"));
+    assert_eq!((code, out.trim()), (0, expected.as_str()), "{err}");
+    let (code, out, err) = run_to_end(&["--help"]);
+    assert_eq!(code, 0, "{err}");
+    for word in ["run", "check", "--config"] {
+        assert!(out.contains(word), "`{word}` not in --help:\n{out}");
     }
 }
 
 #[test]
 fn no_arguments_serves_the_embedded_default_over_http3_on_8443() {
+    // Only this test uses the default's fixed ports; a busy one means
+    // something else on the machine holds it, which the test cannot fix.
     for port in [8080, 8443, 9101] {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-            "port {port} is busy: this test runs `mirrorgate` with its embedded default, which needs 8080, 8443 and 9101 free"
+            "TCP port {port} is busy: this test runs `mirrorgate` with its embedded default, \
+             which needs 127.0.0.1:8080, 8443 (TCP and UDP) and 9101 free"
         );
     }
-    let (mut child, logs) = spawn_until_ready(&[]);
+    assert!(
+        std::net::UdpSocket::bind(("127.0.0.1", 8443)).is_ok(),
+        "UDP port 8443 is busy: the embedded default serves HTTP/3 there"
+    );
+    // Killed when dropped, even if an assertion below fails.
+    let mirrorgate = spawn_until_ready(&[]);
     let reply = curl(Proto::H3, "https://localhost:8443/", &["-k"]);
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(reply.status, 200, "{reply:?}\n{}", logs.lock().unwrap());
+    assert_eq!(reply.status, 200, "{reply:?}\n{}", mirrorgate.logs());
     assert_eq!(reply.version, "3");
     assert!(reply.text().contains("demo backend"), "{}", reply.text());
     assert!(
-        logs.lock().unwrap().contains("self-signed"),
-        "the log must say the certificate is self-signed"
+        mirrorgate.logs().contains("self-signed"),
+        "the log must say the certificate is self-signed:\n{}",
+        mirrorgate.logs()
     );
 }

@@ -1,8 +1,9 @@
 //! 404, 502 and 504 over every protocol, each a short text/plain answer.
 
-use mirrorgate_tests::backend::{dead_backend_url, Backend};
-use mirrorgate_tests::curl::{curl, ALL};
-use mirrorgate_tests::proxy::Proxy;
+use mirrorgate_tests::backend::Backend;
+use mirrorgate_tests::curl::{curl, Proto, ALL};
+use mirrorgate_tests::faulty::{dead_backend_url, RawMode, RawServer};
+use mirrorgate_tests::proxy::{app_service, Proxy};
 
 fn assert_error(proxy: &Proxy, host: &str, path: &str, status: u16) {
     for proto in ALL {
@@ -28,31 +29,72 @@ fn assert_error(proxy: &Proxy, host: &str, path: &str, status: u16) {
             reply.text()
         );
         assert!(reply.body.len() < 200, "{proto:?}: body should be short");
+        assert!(
+            !reply.text().contains("127.0.0.1"),
+            "{proto:?}: an error answer must not reveal backend addresses: {}",
+            reply.text()
+        );
+        // Error answers over TCP advertise HTTP/3 like any other.
+        let alt_svc = format!("h3=\":{}\"; ma=86400", proxy.https_port);
+        if proto != Proto::H3 {
+            assert_eq!(reply.header("alt-svc"), Some(alt_svc.as_str()), "{proto:?}");
+        }
     }
 }
 
 #[test]
-fn no_route_is_404_backend_down_is_502_slow_backend_is_504() {
+fn no_route_is_404_failing_backends_are_502_slow_ones_504() {
     let slow = Backend::start("slow");
-    let proxy = Proxy::start(&format!(
-        "[[services]]\nname = \"down\"\nbackends = [\"{}\"]\n\n\
-         [[services]]\nname = \"slow\"\nbackends = [\"{}\"]\nrequest_timeout = \"500ms\"\n\n\
-         [[routes]]\nhost = \"down.test\"\nservice = \"down\"\n\n\
-         [[routes]]\nhost = \"slow.test\"\nservice = \"slow\"\n",
-        dead_backend_url(),
-        slow.url()
-    ));
+    let unreachable = RawServer::start(RawMode::FullBacklog);
+    let resetting = RawServer::start(RawMode::ResetMidBody);
+    let garbage = RawServer::start(RawMode::Garbage);
+    // (host routed to its own service, backend, service keys, path, status)
+    let cases = [
+        ("down.test", dead_backend_url(), "", "/", 502),
+        ("reset.test", resetting.url(), "", "/", 502),
+        ("garbage.test", garbage.url(), "", "/", 502),
+        (
+            "slow.test",
+            slow.url(),
+            "request_timeout = \"500ms\"",
+            "/delay/3000",
+            504,
+        ),
+        (
+            "unreachable.test",
+            unreachable.url(),
+            "connect_timeout = \"300ms\"",
+            "/",
+            504,
+        ),
+    ];
+    let config: String = cases
+        .iter()
+        .map(|(host, url, keys, _, _)| {
+            format!(
+                "[[services]]\nname = \"{host}\"\nbackends = [\"{url}\"]\n{keys}\n\n\
+                 [[routes]]\nhost = \"{host}\"\nservice = \"{host}\"\n\n"
+            )
+        })
+        .collect();
+    let proxy = Proxy::start(&config);
+    // No route for this host at all.
     assert_error(&proxy, "nothing.test", "/", 404);
-    assert_error(&proxy, "down.test", "/", 502);
-    assert_error(&proxy, "slow.test", "/delay/3000", 504);
+    for (host, _, _, path, status) in &cases {
+        assert_error(&proxy, host, path, *status);
+    }
     // The slow backend did get the requests: 504 is its fault, not ours.
     assert_eq!(slow.requests().len(), 3);
     let logs = proxy.logs();
-    for status in ["status=404", "status=502", "status=504"] {
+    let answered: Vec<u16> = std::iter::once(404)
+        .chain(cases.iter().map(|c| c.4))
+        .collect();
+    for status in [404, 502, 504] {
+        let expected = answered.iter().filter(|s| **s == status).count() * ALL.len();
         assert_eq!(
-            logs.matches(status).count(),
-            3,
-            "one log line per failed request ({status}):\n{logs}"
+            logs.matches(&format!("status={status}")).count(),
+            expected,
+            "one log line per failed request (status={status}):\n{logs}"
         );
     }
 }
@@ -61,20 +103,23 @@ fn no_route_is_404_backend_down_is_502_slow_backend_is_504() {
 fn an_upload_that_takes_longer_than_request_timeout_still_succeeds() {
     // request_timeout bounds silence, not the length of a moving upload.
     let app = Backend::start("app");
-    let proxy = Proxy::start(&format!(
-        "[[services]]\nname = \"app\"\nbackends = [\"{}\"]\nrequest_timeout = \"1s\"\n\n[[routes]]\nservice = \"app\"\n",
-        app.url()
-    ));
+    let proxy = Proxy::start(&app_service(&[&app.url()], "request_timeout = \"1s\""));
     let body = mirrorgate_tests::backend::pattern(400 * 1024);
     let data = proxy.body_file("slow.bin", &body);
-    for proto in ALL {
-        // 400 KiB at 160 KiB/s: about 2.5 s, well over the 1 s timeout.
-        let reply = curl(
-            proto,
-            &proxy.https_url("/slow-upload"),
-            &["-k", "--limit-rate", "160K", "--data-binary", &data],
-        );
-        assert_eq!(reply.status, 200, "{proto:?}: {reply:?}\n{}", proxy.logs());
-        assert_eq!(reply.json()["body_len"], body.len(), "{proto:?}");
-    }
+    // 400 KiB at 160 KiB/s: about 2.5 s, well over the 1 s timeout. The
+    // three protocols upload at the same time, to keep the test short.
+    std::thread::scope(|scope| {
+        for proto in ALL {
+            let (proxy, body, data) = (&proxy, &body, &data);
+            scope.spawn(move || {
+                let reply = curl(
+                    proto,
+                    &proxy.https_url("/slow-upload"),
+                    &["-k", "--limit-rate", "160K", "--data-binary", data],
+                );
+                assert_eq!(reply.status, 200, "{proto:?}: {reply:?}\n{}", proxy.logs());
+                assert_eq!(reply.json()["body_len"], body.len(), "{proto:?}");
+            });
+        }
+    });
 }

@@ -3,7 +3,7 @@
 
 use mirrorgate_tests::backend::{pattern, sha256_hex, Backend};
 use mirrorgate_tests::curl::{curl, ALL};
-use mirrorgate_tests::proxy::Proxy;
+use mirrorgate_tests::proxy::{app_service, Proxy};
 
 const HUNDRED_MB: usize = 100 * 1024 * 1024;
 /// Growth allowed over the idle peak: buffers and flow-control windows
@@ -24,10 +24,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 #[test]
 fn hundred_megabytes_each_way_do_not_grow_memory_by_a_hundred_megabytes() {
     let backend = Backend::start("primary");
-    let proxy = Proxy::start(&format!(
-        "[[services]]\nname = \"app\"\nbackends = [\"{}\"]\n\n[[routes]]\nservice = \"app\"\n",
-        backend.url()
-    ));
+    let proxy = Proxy::start(&app_service(&[&backend.url()], ""));
     // Warm up every protocol's code paths and buffers before the baseline.
     for proto in ALL {
         assert_eq!(

@@ -9,11 +9,7 @@ use std::net::IpAddr;
 use mirrorgate_tests::backend::Backend;
 use mirrorgate_tests::curl::{curl, ALL};
 use mirrorgate_tests::pki::write_self_signed;
-use mirrorgate_tests::proxy::Proxy;
-
-fn routes_to(url: &str, extra: &str) -> String {
-    format!("[[services]]\nname = \"app\"\nbackends = [\"{url}\"]\n{extra}\n\n[[routes]]\nservice = \"app\"\n")
-}
+use mirrorgate_tests::proxy::{app_service, Proxy};
 
 /// A mirrorgate serving TLS with a certificate for `localhost` (written
 /// as `localhost.pem` into its folder) in front of `app`.
@@ -22,7 +18,7 @@ fn tls_backend(app: &Backend) -> Proxy {
     write_self_signed(dir.path(), "localhost");
     let rest = format!(
         "[[tls.certificates]]\ncert = \"localhost.pem\"\nkey = \"localhost.key\"\n\n{}",
-        routes_to(&app.url(), "")
+        app_service(&[&app.url()], "")
     );
     Proxy::start_in(dir, &rest)
 }
@@ -35,7 +31,7 @@ fn https_backends_over_h2_and_http11_verified_with_ca_file() {
     let url = format!("https://localhost:{}", inner.https_port);
     for protocol in ["h2", "http1"] {
         let extra = format!("protocol = \"{protocol}\"\nca_file = \"{}\"", ca.display());
-        let edge = Proxy::start(&routes_to(&url, &extra));
+        let edge = Proxy::start(&app_service(&[&url], &extra));
         for proto in ALL {
             let reply = curl(proto, &edge.https_url("/through"), &["-k"]);
             assert_eq!(
@@ -57,12 +53,12 @@ fn https_backend_with_an_unknown_certificate_is_a_502_unless_verification_is_ski
     let inner = tls_backend(&app);
     let url = format!("https://localhost:{}", inner.https_port);
     // Default: web PKI roots, which do not know the self-signed certificate.
-    let strict = Proxy::start(&routes_to(&url, "protocol = \"h2\""));
+    let strict = Proxy::start(&app_service(&[&url], "protocol = \"h2\""));
     let reply = curl(ALL[0], &strict.https_url("/"), &["-k"]);
     assert_eq!(reply.status, 502, "{reply:?}");
     assert!(app.requests().is_empty());
-    let lax = Proxy::start(&routes_to(
-        &url,
+    let lax = Proxy::start(&app_service(
+        &[&url],
         "protocol = \"h2\"\ninsecure_skip_verify = true",
     ));
     assert_eq!(curl(ALL[0], &lax.https_url("/"), &["-k"]).status, 200);
@@ -76,7 +72,7 @@ fn listeners_serve_ipv6_loopback_over_each_protocol() {
     let proxy = Proxy::start_on(
         ipv6,
         tempfile::tempdir().unwrap(),
-        &routes_to(&app.url(), ""),
+        &app_service(&[&app.url()], ""),
     );
     for proto in ALL {
         let reply = curl(

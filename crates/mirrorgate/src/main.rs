@@ -96,10 +96,14 @@ async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
         }
         Some(path) => tracing::info!(config = %path.display(), "config loaded"),
     }
+    // Handlers are installed before "ready" is announced: a SIGTERM sent
+    // the moment a supervisor sees the process ready must still shut it
+    // down cleanly, not kill it with the default action.
+    let mut signals = ShutdownSignals::install()?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "mirrorgate is ready");
 
     tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutdown signal received, stopping"),
+        _ = signals.recv() => tracing::info!("shutdown signal received, stopping"),
         Some(result) = listeners.tasks.join_next() => {
             if let Err(error) = result {
                 anyhow::bail!("a listener stopped unexpectedly: {error}");
@@ -122,12 +126,26 @@ async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM handlers, installed once.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for either signal.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
