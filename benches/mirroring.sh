@@ -7,14 +7,20 @@
 # mirrorgate is pinned to core 0, wrk and the origins to core 1
 # (../shared/BENCHMARKING.md). Writes a Markdown table to benches/results/.
 #
-#   benches/mirroring.sh            # 8 s per row
-#   DURATION=4 benches/mirroring.sh
+#   benches/mirroring.sh                 # 3 rounds, 8 s per row
+#   ROUNDS=1 DURATION=4 benches/mirroring.sh
 #
-# Bounded: each row runs DURATION seconds; every process started here is
-# stopped by PID on exit.
+# Runs on a shared VM vary by 20-30% from one minute to the next, so the
+# rows are interleaved (off, 10%, 100%, slow; off, 10%, ...) for ROUNDS
+# rounds and each cell is the median over its rounds: a slow minute hits
+# every row alike instead of one.
+#
+# Bounded: each row runs DURATION seconds per round; every process started
+# here is stopped by PID on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DURATION="${DURATION:-8}"
+ROUNDS="${ROUNDS:-3}"
 CONNECTIONS="${CONNECTIONS:-50}"
 
 bash scripts/install-bench-deps.sh
@@ -51,19 +57,38 @@ NGINX
 taskset -c 1 "$NGINX" -c "$work/nginx.conf" -e "$work/nginx-error.log" &
 pids+=($!)
 
-# A mirror that answers every request after 1 s (HTTP/1.1, threaded).
+# A mirror that answers every request after 1 s (HTTP/1.1 keep-alive).
 cat >"$work/slow.py" <<'PY'
-import http.server, sys, time
-class Slow(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        time.sleep(1)
-        self.send_response(200); self.send_header("Content-Length", "5"); self.end_headers()
-        self.wfile.write(b"slow\n")
-    def log_message(self, *args): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Slow).serve_forever()
+# One asyncio thread: a thread per connection would thrash the GIL on the
+# load generator's core and show up as the proxy's latency.
+import asyncio, sys
+
+async def serve(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            await asyncio.sleep(1)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nslow\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())
 PY
-taskset -c 1 python3 "$work/slow.py" "$SLOW" &
+taskset -c 1 python3 "$work/slow.py" "$SLOW" 2>/dev/null &
 pids+=($!)
 sleep 1
 
@@ -85,40 +110,48 @@ mirror() { # url percent protocol
     printf '[[services.mirrors]]\nname = "m"\nbackends = ["%s"]\npercent = %s\nprotocol = "%s"\nmax_in_flight = 100\n' "$1" "$2" "$3"
 }
 
+# Per row, one value per round, space-separated.
 declare -A RPS P50 P99 ERR STATS
-run_row() { # name, mirror block
-    local name="$1"
-    config "$2" >"$work/$name.toml"
+run_row() { # name, round, mirror block
+    local name="$1" round="$2"
+    config "$3" >"$work/$name.toml"
     "$BIN" check --config "$work/$name.toml" >/dev/null
-    RUST_LOG=warn,mirrorgate=info taskset -c 0 "$BIN" run --config "$work/$name.toml" 2>"$work/$name.log" &
+    local log="$work/$name-$round.log" out="$work/$name-$round.wrk"
+    RUST_LOG=warn,mirrorgate=info taskset -c 0 "$BIN" run --config "$work/$name.toml" 2>"$log" &
     local pid=$!
     pids+=("$pid")
     for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$PROXY/" && break; sleep 0.05; done
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d1s "https://127.0.0.1:$PROXY/" >/dev/null   # warm up
-    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "https://127.0.0.1:$PROXY/" >"$work/$name.wrk"
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "https://127.0.0.1:$PROXY/" >"$out"
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    RPS[$name]=$(awk '/^Requests\/sec/ {print $2}' "$work/$name.wrk")
-    P50[$name]=$(awk '$1=="50%" {print $2}' "$work/$name.wrk")
-    P99[$name]=$(awk '$1=="99%" {print $2}' "$work/$name.wrk")
-    local non2xx errors
-    non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/$name.wrk"); errors=$(awk '/Socket errors/ {print $0}' "$work/$name.wrk")
-    ERR[$name]="${non2xx:-0} non-2xx${errors:+; $errors}"
-    echo "$name: ${RPS[$name]} req/s, p50 ${P50[$name]}, p99 ${P99[$name]}, ${ERR[$name]}" >&2
+    local rps p50 p99 non2xx errors stats
+    rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
+    p50=$(to_us "$(awk '$1=="50%" {print $2}' "$out")")
+    p99=$(to_us "$(awk '$1=="99%" {print $2}' "$out")")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$out"); errors=$(awk '/Socket errors/ {print $0}' "$out")
+    RPS[$name]+="$rps "; P50[$name]+="$p50 "; P99[$name]+="$p99 "
+    [ -n "${non2xx}${errors}" ] && ERR[$name]+="round $round: ${non2xx:-0} non-2xx${errors:+; $errors}. "
     # Non-zero counters only, e.g. "sampled=4200 sent=4200 completed_2xx=4200".
-    STATS[$name]=$(grep -ho 'mirror stats: .* service' "$work/$name.log" \
+    stats=$(grep -ho 'mirror stats: .* service' "$log" \
         | sed -e 's/mirror stats: //' -e 's/ service$//' -e 's/ [a-z0-9_]*=0\b//g' || true)
-    echo "  mirror: ${STATS[$name]:-none}" >&2
+    [ "$round" = 1 ] && STATS[$name]="$stats"
+    echo "round $round $name: $rps req/s, p50 ${p50}us, p99 ${p99}us; mirror: ${stats:-none}" >&2
 }
 
 to_us() { # wrk latency like 1.23ms / 850.00us / 1.02s -> microseconds
     awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a/b; else print "n/a" }'; }
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.2fms", us / 1000 }'; }
 
-run_row off ""
-run_row p10 "$(mirror "http://127.0.0.1:$MIRROR" 10 h2)"
-run_row p100 "$(mirror "http://127.0.0.1:$MIRROR" 100 h2)"
-run_row slow100 "$(mirror "http://127.0.0.1:$SLOW" 100 http1)"
+ROWS=(off p10 p100 slow100)
+for round in $(seq "$ROUNDS"); do
+    run_row off "$round" ""
+    run_row p10 "$round" "$(mirror "http://127.0.0.1:$MIRROR" 10 h2)"
+    run_row p100 "$round" "$(mirror "http://127.0.0.1:$MIRROR" 100 h2)"
+    run_row slow100 "$round" "$(mirror "http://127.0.0.1:$SLOW" 100 http1)"
+done
 
 out="benches/results/mirroring-$(date -u +%Y%m%d-%H%M%S).md"
 {
@@ -126,14 +159,19 @@ out="benches/results/mirroring-$(date -u +%Y%m%d-%H%M%S).md"
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -r)."
     echo "mirrorgate $("$BIN" --version | awk '{print $2}') (release) on core 0; wrk -t1 -c$CONNECTIONS -d${DURATION}s over HTTPS/1.1 and the origins on core 1."
+    echo "Each cell is the median of $ROUNDS interleaved rounds; the per-round req/s are listed under the table. Counters are from round 1."
     echo "Origin and mirror: nginx \`return 200\` (mirror over h2c); slow mirror: answers after 1 s (HTTP/1.1), max_in_flight 100."
     echo
     echo "| mirroring | req/s | p50 | p99 | errors | req/s vs off | p99 vs off | mirror counters |"
     echo "|---|---|---|---|---|---|---|---|"
-    for row in off p10 p100 slow100; do
-        label=$(case $row in off) echo "off";; p10) echo "10%";; p100) echo "100%";; slow100) echo "100% to a 1 s mirror";; esac)
-        echo "| $label | ${RPS[$row]} | ${P50[$row]} | ${P99[$row]} | ${ERR[$row]} | $(ratio "${RPS[$row]}" "${RPS[off]}") | $(ratio "$(to_us "${P99[$row]}")" "$(to_us "${P99[off]}")") | ${STATS[$row]:-} |"
+    label() { case $1 in off) echo "off";; p10) echo "10%";; p100) echo "100%";; slow100) echo "100% to a 1 s mirror";; esac; }
+    off_rps=$(median "${RPS[off]}"); off_p99=$(median "${P99[off]}")
+    for row in "${ROWS[@]}"; do
+        rps=$(median "${RPS[$row]}"); p99=$(median "${P99[$row]}")
+        echo "| $(label "$row") | $rps | $(ms "$(median "${P50[$row]}")") | $(ms "$p99") | ${ERR[$row]:-none} | $(ratio "$rps" "$off_rps") | $(ratio "$p99" "$off_p99") | ${STATS[$row]:-} |"
     done
+    echo
+    for row in "${ROWS[@]}"; do echo "- $(label "$row"), req/s by round: ${RPS[$row]}"; done
 } >"$out"
 cat "$out"
 echo "written: $out" >&2

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mirrorgate_tests::backend::{pattern, sha256_hex, Backend, Behaviour};
-use mirrorgate_tests::curl::{curl, curl_many, Proto, ALL};
+use mirrorgate_tests::curl::{curl, curl_many, curl_parallel, Proto, ALL};
 use mirrorgate_tests::faulty::{dead_backend_url, RawMode, RawServer};
 use mirrorgate_tests::proxy::{mirror_stats, Proxy};
 
@@ -329,6 +329,50 @@ fn mirror_copies_share_a_bounded_http2_pool() {
         staging.connections() <= 2,
         "{} connections for connections = 2",
         staging.connections()
+    );
+}
+
+#[test]
+fn http1_mirror_connections_are_reused_across_bursts_of_copies() {
+    let production = Backend::start("production");
+    let staging = Backend::start_with(
+        "staging",
+        Behaviour {
+            delay: Duration::from_millis(200),
+            ..Behaviour::default()
+        },
+    );
+    let proxy = mirrored(
+        &production,
+        &staging.url(),
+        "percent = 100\nprotocol = \"http1\"\nmax_in_flight = 20",
+    );
+    // Five bursts of 20 overlapping copies: at most 20 in flight, each on
+    // its own HTTP/1.1 connection. Kept idle between bursts, they are
+    // reused; closed after each burst, each burst opens ~20 new ones.
+    for _ in 0..5 {
+        let statuses = curl_parallel(
+            Proto::H2,
+            &proxy.https_url("/burst"),
+            20,
+            &["-k", HOST[0], HOST[1]],
+        );
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    staging.wait_for_answers(staging.requests().len(), Duration::from_secs(10));
+    assert!(
+        staging.requests().len() >= 40,
+        "only {} copies arrived\n{}",
+        staging.requests().len(),
+        proxy.logs()
+    );
+    // In use (up to 20) plus idle (up to 20) bounds what can ever be open.
+    assert!(
+        staging.connections() <= 40,
+        "{} connections for {} copies with max_in_flight = 20",
+        staging.connections(),
+        staging.requests().len()
     );
 }
 

@@ -8,7 +8,7 @@ use super::{MirrorConfig, ProxyConfig, RouteConfig, ServiceConfig};
 use crate::mirror::{CopyRules, MirrorSettings, MirrorTarget, Sampler};
 use crate::proxy::{ProxySettings, Service};
 use crate::router::{Route, Router};
-use crate::upstream::{PoolSettings, UpstreamPool, UpstreamTls};
+use crate::upstream::{PoolSettings, UpstreamPool, UpstreamProtocol, UpstreamTls};
 use crate::Proxy;
 
 /// A config that parsed but does not hold together.
@@ -49,8 +49,15 @@ fn build_mirror(m: &MirrorConfig) -> Result<MirrorTarget, String> {
             protocol: m.protocol,
             connect_timeout: m.connect_timeout,
             request_timeout: m.request_timeout,
-            // Each of the mirror's pools keeps its connection warm.
-            max_idle_per_backend: 1,
+            // HTTP/2: each of the mirror's pools keeps its one connection
+            // warm. HTTP/1.1: every copy in flight holds a connection of
+            // its own; keeping fewer idle than `max_in_flight` closed and
+            // reopened connections on every burst of copies (a 1 s mirror
+            // cost the primary 6% of throughput and 40% of p99 that way).
+            max_idle_per_backend: match m.protocol {
+                UpstreamProtocol::H2 => 1,
+                UpstreamProtocol::Http1 => m.max_in_flight,
+            },
             idle_timeout: std::time::Duration::from_secs(90),
             tls: UpstreamTls {
                 ca_file: m.ca_file.clone(),
