@@ -85,6 +85,8 @@ pub struct Proxy {
     pub http_port: u16,
     /// Port of the HTTPS (TCP) and HTTP/3 (UDP) listeners.
     pub https_port: u16,
+    /// Port of the admin listener (`/metrics`, `/healthz`, `/readyz`).
+    pub admin_port: u16,
     /// Folder holding the config and anything the test wrote for it.
     pub dir: tempfile::TempDir,
 }
@@ -113,12 +115,14 @@ impl Proxy {
         let mut failures = String::new();
         for attempt in 1..=BIND_ATTEMPTS {
             let (http_port, https_port) = (free_port_on(ip), free_port_on(ip));
+            let admin_port = free_port();
             let (http, https) = (
                 SocketAddr::new(ip, http_port),
                 SocketAddr::new(ip, https_port),
             );
             let config = format!(
-                "[listen]\nhttp = [\"{http}\"]\nhttps = [\"{https}\"]\nhttp3 = [\"{https}\"]\n{listen_keys}\n\n{rest}"
+                "[listen]\nhttp = [\"{http}\"]\nhttps = [\"{https}\"]\nhttp3 = [\"{https}\"]\n{listen_keys}\n\n\
+                 [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n{rest}"
             );
             std::fs::write(&path, config).expect("write config");
             match Running::spawn(&["run", "--config", path.to_str().unwrap()]) {
@@ -127,6 +131,7 @@ impl Proxy {
                         process,
                         http_port,
                         https_port,
+                        admin_port,
                         dir,
                     }
                 }
@@ -154,6 +159,46 @@ impl Proxy {
     /// `http://127.0.0.1:PORT` + `path` (the plain listener).
     pub fn http_url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+
+    /// `http://127.0.0.1:ADMIN_PORT` + `path`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
+    }
+
+    /// The config file the proxy runs (rewrite it, then [`Proxy::signal`]
+    /// `HUP` to reload).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("mirrorgate.toml")
+    }
+
+    /// Sends `signal` (e.g. `HUP`, `USR1`, `TERM`) to the proxy.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits (at most `limit`) until the log contains `text` `count` times
+    /// or more; panics with the log if it does not.
+    pub fn wait_for_log(&self, text: &str, count: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.logs().matches(text).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "{text:?} not logged {count} times within {limit:?}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the process to exit on its own (after a signal), at most
+    /// `limit`: its exit code and whole log.
+    pub fn wait_exit(self, limit: Duration) -> (Option<i32>, String) {
+        self.process.wait_exit(limit)
     }
 
     /// Writes `bytes` into the proxy's folder and returns curl's argument
@@ -251,6 +296,25 @@ impl Running {
         let _ = self.child.wait();
         self.join_reader();
         self.logs()
+    }
+
+    /// Waits at most `limit` for the process to exit by itself; `None` (and
+    /// a kill) if it did not.
+    pub fn wait_exit(mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + limit;
+        let code = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.join_reader();
+        (code, self.logs())
     }
 
     /// Waits for the stderr reader to reach EOF (the process has exited),

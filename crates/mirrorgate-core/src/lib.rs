@@ -7,12 +7,16 @@
 //! ([`headers`]), forwarding to primary backends ([`upstream`]) and the
 //! request's life as named phases ([`proxy`]).
 
+pub mod access_log;
 pub mod body;
 pub mod config;
 pub mod conn_info;
 pub mod error_response;
+pub mod exchange;
 pub mod handler;
 pub mod headers;
+pub mod lifecycle;
+pub mod metrics;
 pub mod mirror;
 pub mod proxy;
 pub mod router;
@@ -21,4 +25,5 @@ pub mod upstream;
 pub use body::{Body, BoxError};
 pub use conn_info::{ConnInfo, Protocol};
 pub use handler::{hyper_service, RequestHandler, ResponseFuture};
+pub use lifecycle::Lifecycle;
 pub use proxy::Proxy;

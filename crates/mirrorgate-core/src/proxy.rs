@@ -6,16 +6,21 @@
 //!    out, `Forwarded` / `X-Forwarded-*` in, URI in absolute form);
 //! 4. forward it to the service's pool;
 //! 5. `filter_response`: hop-by-hop headers out, `Alt-Svc` in;
-//! 6. log failures, one line each.
+//! 6. log failures, one line each; count the exchange in the metrics and
+//!    the access log when its response body ends (see [`crate::exchange`]).
 
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
-use http::header::{ALT_SVC, HOST};
+use http::header::{ALT_SVC, HOST, REFERER, USER_AGENT};
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderValue, Request, Response, Uri, Version};
 
+use crate::access_log::{AccessLog, AccessRecord};
 use crate::error_response::ProxyError;
+use crate::exchange::{Exchange, ObservedBody};
 use crate::headers::{set_forwarded, strip_hop_by_hop, ForwardedFacts};
+use crate::metrics::{Metrics, ServiceMetrics, NONE_LABEL};
 use crate::mirror::{self, MirrorStats, MirrorTarget};
 use crate::router::Router;
 use crate::upstream::UpstreamPool;
@@ -29,6 +34,8 @@ pub struct Service {
     pub pool: UpstreamPool,
     /// Where sampled copies of its requests go.
     pub mirrors: Vec<Arc<MirrorTarget>>,
+    /// Its request, response and backend metrics.
+    pub metrics: ServiceMetrics,
 }
 
 /// Proxy-wide behaviour.
@@ -51,23 +58,57 @@ pub struct Proxy {
 struct ProxyInner {
     router: Router<Arc<Service>>,
     settings: ProxySettings,
+    metrics: Metrics,
+    /// Counts requests no route matched.
+    unrouted: ServiceMetrics,
+    access_log: Option<AccessLog>,
+}
+
+/// Where a request went, for the metrics and the access log.
+#[derive(Default)]
+struct RouteTaken {
+    service: Option<Arc<Service>>,
+    /// Index of the backend that answered.
+    backend: Option<usize>,
+    mirrored: bool,
 }
 
 impl Proxy {
-    /// A proxy over a built route table.
-    pub fn new(router: Router<Arc<Service>>, settings: ProxySettings) -> Self {
+    /// A proxy over a built route table, counting into `metrics` and
+    /// logging each request to `access_log` when there is one.
+    pub fn new(
+        router: Router<Arc<Service>>,
+        settings: ProxySettings,
+        metrics: Metrics,
+        access_log: Option<AccessLog>,
+    ) -> Self {
+        let unrouted = metrics.service(NONE_LABEL, &[]);
         Proxy {
-            inner: Arc::new(ProxyInner { router, settings }),
+            inner: Arc::new(ProxyInner {
+                router,
+                settings,
+                metrics,
+                unrouted,
+                access_log,
+            }),
         }
     }
 
-    /// Every mirror's counters: (service, mirror, stats), in config order.
-    pub fn mirror_stats(&self) -> Vec<(String, String, MirrorStats)> {
+    /// Every distinct service, in route order.
+    pub fn services(&self) -> Vec<Arc<Service>> {
         let mut seen = std::collections::HashSet::new();
         self.inner
             .router
             .targets()
             .filter(|service| seen.insert(Arc::as_ptr(service)))
+            .cloned()
+            .collect()
+    }
+
+    /// Every mirror's counters: (service, mirror, stats), in config order.
+    pub fn mirror_stats(&self) -> Vec<(String, String, MirrorStats)> {
+        self.services()
+            .iter()
             .flat_map(|service| {
                 service.mirrors.iter().map(|m| {
                     (
@@ -82,11 +123,26 @@ impl Proxy {
 
     /// Serves one request; always yields a response.
     pub async fn serve(&self, req: Request<Body>, conn: &ConnInfo) -> Response<Body> {
-        // Kept for the error log line only. `Uri` clones share its bytes,
-        // so the hot path does not copy the path into a new string.
+        let started = Instant::now();
+        let in_flight = self.inner.metrics.in_flight(conn.protocol);
+        // Kept for the log lines. `Uri` clones share its bytes, so the hot
+        // path does not copy the path into a new string.
         let method = req.method().clone();
         let uri = req.uri().clone();
-        let response = match self.forward(req, conn).await {
+        let record = self
+            .inner
+            .access_log
+            .as_ref()
+            .map(|log| (log.clone(), access_record(&req, conn)));
+        let mut route = RouteTaken::default();
+        let result = self.forward(req, conn, &mut route).await;
+        let metrics = route
+            .service
+            .as_ref()
+            .map_or(&self.inner.unrouted, |s| &s.metrics)
+            .clone();
+        metrics.request(conn.protocol);
+        let response = match result {
             Ok(response) => response,
             Err(error) => {
                 tracing::warn!(
@@ -101,19 +157,46 @@ impl Proxy {
                 error.to_response()
             }
         };
+        metrics.response(conn.protocol, route.backend, response.status());
+        let log = record.map(|(log, mut record)| {
+            record.status = response.status().as_u16();
+            record.mirrored = route.mirrored;
+            if let Some(service) = &route.service {
+                record.service.clone_from(&service.name);
+                if let Some(url) = route.backend.and_then(|i| service.pool.backend_url(i)) {
+                    record.backend = url.to_string();
+                }
+            }
+            (log, record)
+        });
+        let exchange = Exchange {
+            started,
+            protocol: conn.protocol,
+            metrics,
+            log,
+            in_flight,
+        };
+        let response = response.map(|body| body::boxed(ObservedBody::new(body, exchange)));
         self.filter_response(response, conn)
     }
 
+    /// Forwards `req`, noting in `route` where it went as it goes, so
+    /// that even a failure is counted against its service and backend.
     async fn forward(
         &self,
         req: Request<Body>,
         conn: &ConnInfo,
+        route: &mut RouteTaken,
     ) -> Result<Response<Body>, ProxyError> {
         let authority = request_authority(&req)?;
         let service = self.select_service(&authority, &req)?;
+        route.service = Some(service.clone());
         let upstream_req = self.upstream_request(req, &authority, conn);
-        let upstream_req = mirror::dispatch(&service.mirrors, upstream_req, conn.peer.ip());
-        let (response, _backend) = service.pool.send(upstream_req).await?;
+        let (upstream_req, mirrored) =
+            mirror::dispatch(&service.mirrors, upstream_req, conn.peer.ip());
+        route.mirrored = mirrored;
+        let (response, backend) = service.pool.send(upstream_req).await?;
+        route.backend = Some(backend);
         Ok(response.map(body::boxed))
     }
 
@@ -184,6 +267,42 @@ impl RequestHandler for Proxy {
     fn handle(&self, req: Request<Body>, conn: Arc<ConnInfo>) -> ResponseFuture {
         let proxy = self.clone();
         Box::pin(async move { proxy.serve(req, &conn).await })
+    }
+}
+
+/// The access log line's request facts; status, sizes and backend are
+/// filled in as the request goes.
+fn access_record(req: &Request<Body>, conn: &ConnInfo) -> AccessRecord {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    AccessRecord {
+        time: SystemTime::now(),
+        client: conn.peer,
+        protocol: conn.protocol.as_str(),
+        sni: conn.tls_sni.clone(),
+        host: req
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .or_else(|| header(HOST))
+            .unwrap_or_else(|| NONE_LABEL.to_string()),
+        method: req.method().to_string(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.to_string()),
+        status: 0,
+        bytes: 0,
+        duration: std::time::Duration::ZERO,
+        service: NONE_LABEL.to_string(),
+        backend: NONE_LABEL.to_string(),
+        mirrored: false,
+        complete: false,
+        referer: header(REFERER),
+        user_agent: header(USER_AGENT),
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use mirrorgate_core::{hyper_service, ConnInfo, RequestHandler};
+use mirrorgate_core::{hyper_service, ConnInfo, Lifecycle, RequestHandler};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// HTTP/1.1 connection limits.
@@ -36,18 +36,27 @@ pub async fn serve_connection<I>(
     conn: Arc<ConnInfo>,
     handler: Arc<dyn RequestHandler>,
     settings: &Http1Settings,
+    lifecycle: &Lifecycle,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
     let service = hyper_service(handler, conn);
-    let result = http1::Builder::new()
+    let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
         .max_buf_size(settings.max_header_bytes.max(8192))
         .keep_alive(true)
-        .serve_connection(TokioIo::new(io), service)
-        .await;
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = lifecycle.stopping() => {
+            // Finish what is in flight, take nothing new, close when idle.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "HTTP/1.1 connection ended with an error");
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use mirrorgate_core::{hyper_service, ConnInfo, RequestHandler};
+use mirrorgate_core::{hyper_service, ConnInfo, Lifecycle, RequestHandler};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// HTTP/2 connection limits.
@@ -36,18 +36,27 @@ pub async fn serve_connection<I>(
     conn: Arc<ConnInfo>,
     handler: Arc<dyn RequestHandler>,
     settings: &Http2Settings,
+    lifecycle: &Lifecycle,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
     let service = hyper_service(handler, conn);
-    let result = http2::Builder::new(TokioExecutor::new())
+    let connection = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .max_concurrent_streams(settings.max_concurrent_streams)
         .max_header_list_size(settings.max_header_list_size)
         .keep_alive_interval(settings.keep_alive_interval)
-        .serve_connection(TokioIo::new(io), service)
-        .await;
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = lifecycle.stopping() => {
+            // Finish what is in flight, take nothing new (GOAWAY).
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "HTTP/2 connection ended with an error");
     }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mirrorgate_core::{ConnInfo, Protocol, RequestHandler};
+use mirrorgate_core::metrics::Metrics;
+use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
 use quinn::crypto::rustls::{HandshakeData, QuicServerConfig};
 use quinn::{IdleTimeout, TransportConfig, VarInt};
 
@@ -61,13 +62,24 @@ pub fn bind(
     quinn::Endpoint::server(server, addr).map_err(|e| format!("cannot bind UDP {addr}: {e}"))
 }
 
-/// Accepts QUIC connections on `endpoint` until it is closed, serving
-/// HTTP/3 on each.
-pub async fn serve(
-    endpoint: quinn::Endpoint,
-    handler: Arc<dyn RequestHandler>,
-    settings: Arc<Http3Settings>,
-) {
+/// What every HTTP/3 connection shares.
+#[derive(Clone)]
+pub struct Http3Context {
+    /// Where requests go.
+    pub handler: Arc<dyn RequestHandler>,
+    /// Limits.
+    pub settings: Arc<Http3Settings>,
+    /// Shutdown signal and the tasks draining waits for.
+    pub lifecycle: Lifecycle,
+    /// Connection and handshake counts.
+    pub metrics: Metrics,
+}
+
+/// Accepts QUIC connections on `endpoint`, serving HTTP/3 on each, until
+/// the endpoint is closed or shutdown starts. On shutdown the endpoint
+/// refuses new connections and each connection sends GOAWAY and finishes
+/// its requests.
+pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
     let local = match endpoint.local_addr() {
         Ok(addr) => addr,
         Err(error) => {
@@ -75,25 +87,32 @@ pub async fn serve(
             return;
         }
     };
-    while let Some(incoming) = endpoint.accept().await {
-        let handler = handler.clone();
-        let settings = settings.clone();
-        tokio::spawn(async move {
+    loop {
+        let incoming = tokio::select! {
+            incoming = endpoint.accept() => incoming,
+            () = context.lifecycle.stopping() => {
+                // New connection attempts are refused from here on.
+                endpoint.set_server_config(None);
+                return;
+            }
+        };
+        let Some(incoming) = incoming else { return };
+        let context = context.clone();
+        context.lifecycle.clone().spawn(async move {
             let peer = incoming.remote_address();
             match incoming.await {
-                Ok(connection) => serve_connection(connection, local, handler, &settings).await,
-                Err(error) => tracing::debug!(%peer, %error, "QUIC handshake failed"),
+                Ok(connection) => serve_connection(connection, local, context).await,
+                Err(error) => {
+                    context.metrics.tls_handshake_failed("quic", "error");
+                    tracing::debug!(%peer, %error, "QUIC handshake failed")
+                }
             }
         });
     }
 }
 
-async fn serve_connection(
-    connection: quinn::Connection,
-    local: SocketAddr,
-    handler: Arc<dyn RequestHandler>,
-    settings: &Http3Settings,
-) {
+async fn serve_connection(connection: quinn::Connection, local: SocketAddr, context: Http3Context) {
+    let _open = context.metrics.connection(Protocol::Http3);
     let peer = connection.remote_address();
     let sni = connection
         .handshake_data()
@@ -107,7 +126,7 @@ async fn serve_connection(
         tls_sni: sni,
     });
     let built = h3::server::builder()
-        .max_field_section_size(settings.max_field_section_size)
+        .max_field_section_size(context.settings.max_field_section_size)
         .build::<_, Bytes>(h3_quinn::Connection::new(connection))
         .await;
     let mut h3_conn = match built {
@@ -117,12 +136,27 @@ async fn serve_connection(
             return;
         }
     };
+    let mut goaway_sent = false;
     loop {
-        match h3_conn.accept().await {
+        let accepted = tokio::select! {
+            accepted = h3_conn.accept() => accepted,
+            () = context.lifecycle.stopping(), if !goaway_sent => {
+                goaway_sent = true;
+                // GOAWAY: requests already accepted finish, no new ones.
+                // h3 puts `last accepted + n` in the frame, and a GOAWAY
+                // id is the first stream *not* processed: n = 1 keeps the
+                // last accepted request (n = 0 would disown it).
+                if let Err(error) = h3_conn.shutdown(1).await {
+                    tracing::debug!(%peer, %error, "HTTP/3 GOAWAY failed");
+                }
+                continue;
+            }
+        };
+        match accepted {
             Ok(Some(resolver)) => {
-                let handler = handler.clone();
+                let handler = context.handler.clone();
                 let conn = conn.clone();
-                tokio::spawn(async move {
+                context.lifecycle.spawn(async move {
                     match resolver.resolve_request().await {
                         Ok((req, stream)) => {
                             crate::request::serve_request(req, stream, conn, handler).await

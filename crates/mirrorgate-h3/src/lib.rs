@@ -5,4 +5,4 @@ mod body;
 mod endpoint;
 mod request;
 
-pub use endpoint::{bind, serve, Http3Settings};
+pub use endpoint::{bind, serve, Http3Context, Http3Settings};

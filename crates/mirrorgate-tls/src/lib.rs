@@ -4,11 +4,13 @@
 
 mod cert_store;
 mod load;
+mod reloadable;
 mod self_signed;
 mod server_config;
 
 pub use cert_store::CertStore;
 pub use load::{load_certified_key, CertSource, TlsError};
+pub use reloadable::ReloadableCerts;
 pub use self_signed::self_signed_localhost;
 pub use server_config::{quic_server_config, tcp_server_config, ALPN_H1, ALPN_H2, ALPN_H3};
 

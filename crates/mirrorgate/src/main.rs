@@ -3,18 +3,30 @@
 //! This binary owns the command line, config loading, wiring of the
 //! listener crates to the core, and signals. See the README.
 
+mod admin;
 mod cli;
 mod config;
 mod demo_backend;
+mod live;
+mod reload;
 mod serve;
+mod signals;
 mod state;
 
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
+use mirrorgate_core::metrics::Metrics;
+use mirrorgate_core::Lifecycle;
 
 use crate::cli::{Cli, Command};
 use crate::config::LoadedConfig;
+use crate::live::Live;
+use crate::reload::{AccessLogs, FileWatch};
+use crate::signals::Signals;
 use crate::state::ServingState;
 
 fn main() -> ExitCode {
@@ -29,7 +41,9 @@ fn main() -> ExitCode {
         Err(error) => return fail(&error),
     };
     match cli.command.unwrap_or(Command::Run) {
-        Command::Check => match ServingState::build(&loaded) {
+        // Everything `run` builds but the access log writer (which would
+        // create the file).
+        Command::Check => match ServingState::build(&loaded, &Metrics::new(), None) {
             Ok(_) => {
                 let c = &loaded.config;
                 println!(
@@ -75,11 +89,40 @@ fn init_logging() {
 }
 
 async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
-    let state = ServingState::build(&loaded).map_err(anyhow::Error::new)?;
+    let metrics = Metrics::new();
+    let mut access_logs = AccessLogs::default();
+    let (state, log) =
+        reload::build(&loaded, &metrics, &access_logs).map_err(anyhow::Error::new)?;
+    access_logs.set(log);
+    let self_signed = state.self_signed;
+    let live = Arc::new(Live::new(state));
+    let lifecycle = Lifecycle::new();
     let config = &loaded.config;
     let demo_counts = demo_backend::start(&config.demo_backends).await?;
-    let mut listeners = serve::start(config, &state)?;
-    if state.self_signed {
+    let admin_listener = match config.admin.enabled {
+        true => Some(serve::bind_tcp(config.admin.listen)?),
+        false => None,
+    };
+    let shared = serve::Shared {
+        live: live.clone(),
+        metrics: metrics.clone(),
+        lifecycle: lifecycle.clone(),
+    };
+    let mut listeners = serve::start(config, &shared)?;
+    if let Some(listener) = admin_listener {
+        let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the admin listener (metrics, health) is not on loopback: keep it firewalled");
+        }
+        tracing::info!(%addr, "listening: admin (/metrics, /healthz, /readyz)");
+        let readiness = Arc::new(admin::Readiness {
+            listening: AtomicBool::new(true),
+            live: live.clone(),
+            lifecycle: lifecycle.clone(),
+        });
+        tokio::spawn(admin::serve(listener, metrics.clone(), readiness));
+    }
+    if self_signed {
         tracing::warn!("no [tls] certificates configured: serving a self-signed certificate for localhost (development only; clients need -k / --insecure)");
     }
     match &loaded.path {
@@ -99,20 +142,49 @@ async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
     // Handlers are installed before "ready" is announced: a SIGTERM sent
     // the moment a supervisor sees the process ready must still shut it
     // down cleanly, not kill it with the default action.
-    let mut signals = ShutdownSignals::install()?;
+    let mut signals = Signals::install()?;
+    let mut watch = FileWatch::new(&loaded);
+    let mut current = loaded;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "mirrorgate is ready");
 
-    tokio::select! {
-        _ = signals.recv() => tracing::info!("shutdown signal received, stopping"),
-        Some(result) = listeners.tasks.join_next() => {
-            if let Err(error) = result {
-                anyhow::bail!("a listener stopped unexpectedly: {error}");
+    loop {
+        tokio::select! {
+            request = signals.next() => match request {
+                signals::Request::Stop => break,
+                signals::Request::Reload => {
+                    tracing::info!("SIGHUP: reloading the config");
+                    reload::reload(&mut current, &live, &metrics, &mut access_logs);
+                }
+                signals::Request::ReopenLogs => access_logs.reopen(),
+            },
+            () = async { watch.as_mut().expect("guarded").changed().await }, if watch.is_some() => {
+                tracing::info!("config file changed: reloading");
+                reload::reload(&mut current, &live, &metrics, &mut access_logs);
+            }
+            Some(result) = listeners.tasks.join_next() => {
+                if let Err(error) = result {
+                    anyhow::bail!("a listener stopped unexpectedly: {error}");
+                }
             }
         }
     }
-    // Until the metrics endpoint exists, the mirror counters are reported
-    // here, one line per mirror.
-    for (service, mirror, stats) in state.proxy.mirror_stats() {
+
+    let deadline = current.config.shutdown.drain_timeout;
+    tracing::info!(
+        in_flight = lifecycle.active(),
+        drain_timeout = %humantime::format_duration(deadline),
+        "shutdown signal received: refusing new connections, draining"
+    );
+    lifecycle.stop();
+    if lifecycle.drained(deadline).await {
+        tracing::info!("drained: every connection finished");
+    } else {
+        tracing::warn!(
+            remaining = lifecycle.active(),
+            "drain deadline reached: closing the remaining connections"
+        );
+    }
+    for (service, mirror, stats) in live.proxy().mirror_stats() {
         tracing::info!(%service, %mirror, "mirror stats: {stats}");
     }
     for (name, received) in demo_counts {
@@ -122,30 +194,8 @@ async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
     for endpoint in &listeners.quic {
         endpoint.close(0u32.into(), b"shutting down");
     }
+    access_logs.flush(Duration::from_secs(2));
     listeners.tasks.abort_all();
+    tracing::info!("stopped");
     Ok(())
-}
-
-/// SIGINT and SIGTERM handlers, installed once.
-struct ShutdownSignals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl ShutdownSignals {
-    fn install() -> std::io::Result<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(ShutdownSignals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    /// Waits for either signal.
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
 }

@@ -1,11 +1,12 @@
-//! Everything built from a config before any port is bound: the proxy,
-//! the TLS configs. `check` builds it and stops; `run` builds it and
-//! serves, so the two can never disagree about what is valid.
-
-use std::sync::Arc;
+//! Everything built from a config before it serves: the proxy (routes,
+//! pools, mirrors) and the certificates. `check` builds it and stops;
+//! `run` builds it and serves; a reload builds it and swaps it in. So the
+//! three can never disagree about what is valid.
 
 use http::HeaderValue;
+use mirrorgate_core::access_log::AccessLog;
 use mirrorgate_core::config::build_proxy;
+use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Proxy;
 use mirrorgate_tls::{load_certified_key, CertSource, CertStore};
 
@@ -15,34 +16,33 @@ use crate::config::{ConfigError, LoadedConfig};
 pub struct ServingState {
     /// The request handler.
     pub proxy: Proxy,
-    /// TLS for TCP (HTTP/1.1 + HTTP/2).
-    pub tcp_tls: Arc<rustls::ServerConfig>,
-    /// TLS for QUIC (HTTP/3).
-    pub quic_tls: rustls::ServerConfig,
+    /// Certificates by SNI.
+    pub certs: CertStore,
     /// Whether the certificate is a generated self-signed one.
     pub self_signed: bool,
 }
 
 impl ServingState {
     /// Builds everything; any problem is a located [`ConfigError`].
-    pub fn build(loaded: &LoadedConfig) -> Result<Self, ConfigError> {
+    pub fn build(
+        loaded: &LoadedConfig,
+        metrics: &Metrics,
+        access_log: Option<AccessLog>,
+    ) -> Result<Self, ConfigError> {
         let config = &loaded.config;
         let (certs, self_signed) = cert_store(loaded)?;
-        let certs: Arc<CertStore> = Arc::new(certs);
-        let tls_error = |e: mirrorgate_tls::TlsError| loaded.error_at(None, format!("tls: {e}"));
-        let tcp_tls = mirrorgate_tls::tcp_server_config(certs.clone()).map_err(tls_error)?;
-        let quic_tls = mirrorgate_tls::quic_server_config(certs).map_err(tls_error)?;
         let proxy = build_proxy(
             &config.proxy,
             &config.services,
             &config.routes,
             alt_svc(loaded),
+            metrics,
+            access_log,
         )
         .map_err(|e| loaded.error_at(e.span, e.message))?;
         Ok(ServingState {
             proxy,
-            tcp_tls,
-            quic_tls,
+            certs,
             self_signed,
         })
     }

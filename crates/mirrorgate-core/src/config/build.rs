@@ -5,7 +5,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::{MirrorConfig, ProxyConfig, RouteConfig, ServiceConfig};
-use crate::mirror::{CopyRules, MirrorSettings, MirrorTarget, Sampler};
+use crate::access_log::AccessLog;
+use crate::metrics::Metrics;
+use crate::mirror::{CopyRules, MirrorCounters, MirrorSettings, MirrorTarget, Sampler};
 use crate::proxy::{ProxySettings, Service};
 use crate::router::{Route, Router};
 use crate::upstream::{PoolSettings, UpstreamPool, UpstreamProtocol, UpstreamTls};
@@ -31,7 +33,7 @@ impl BuildError {
 }
 
 /// One mirror's pools and rules.
-fn build_mirror(m: &MirrorConfig) -> Result<MirrorTarget, String> {
+fn build_mirror(m: &MirrorConfig, counters: MirrorCounters) -> Result<MirrorTarget, String> {
     let settings = MirrorSettings {
         name: m.name.clone(),
         sampler: Sampler::new(m.percent, m.sample_key.clone()),
@@ -64,6 +66,7 @@ fn build_mirror(m: &MirrorConfig) -> Result<MirrorTarget, String> {
                 insecure_skip_verify: m.insecure_skip_verify,
             },
         },
+        counters,
     };
     MirrorTarget::new(settings, &m.backends).map_err(|e| format!("mirror `{}`: {e}", m.name))
 }
@@ -74,6 +77,8 @@ pub fn build_proxy(
     services: &[ServiceConfig],
     routes: &[RouteConfig],
     alt_svc: Option<http::HeaderValue>,
+    metrics: &Metrics,
+    access_log: Option<AccessLog>,
 ) -> Result<Proxy, BuildError> {
     let mut by_name: HashMap<&str, Arc<Service>> = HashMap::new();
     for service in services {
@@ -96,12 +101,15 @@ pub fn build_proxy(
                 insecure_skip_verify: service.insecure_skip_verify,
             },
         };
+        let backend_names: Vec<String> = service.backends.iter().map(|b| b.to_string()).collect();
+        let service_metrics = metrics.service(name, &backend_names);
         let pool = UpstreamPool::new(&service.backends, &settings)
-            .map_err(|e| BuildError::at(span.clone(), format!("service `{name}`: {e}")))?;
+            .map_err(|e| BuildError::at(span.clone(), format!("service `{name}`: {e}")))?
+            .with_metrics(service_metrics.clone());
         let mirrors = service
             .mirrors
             .iter()
-            .map(|m| build_mirror(m).map(Arc::new))
+            .map(|m| build_mirror(m, metrics.mirror(name, &m.name)).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| BuildError::at(span.clone(), format!("service `{name}`: {e}")))?;
         by_name.insert(
@@ -110,6 +118,7 @@ pub fn build_proxy(
                 name: name.clone(),
                 pool,
                 mirrors,
+                metrics: service_metrics,
             }),
         );
     }
@@ -142,5 +151,7 @@ pub fn build_proxy(
             trust_forwarded_headers: proxy.trust_forwarded_headers,
             alt_svc,
         },
+        metrics.clone(),
+        access_log,
     ))
 }

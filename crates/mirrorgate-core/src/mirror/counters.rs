@@ -1,6 +1,7 @@
 //! What happened to every sampled copy, per mirror.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 
 /// Why a sampled copy was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,54 +27,57 @@ pub enum FailReason {
     Timeout,
 }
 
-/// Monotonic counters for one mirror. Lock-free: updated on the request
-/// path.
+/// Monotonic counters for one mirror, shared with the metrics registry
+/// (see [`crate::metrics::Metrics::mirror`]), so they carry on across
+/// config reloads. Lock-free: updated on the request path.
 #[derive(Debug, Default)]
 pub struct MirrorCounters {
     /// Requests chosen by the sampler (before method, size and overload
     /// checks).
-    pub sampled: AtomicU64,
+    pub sampled: Counter,
     /// Copies sent to the mirror.
-    pub sent: AtomicU64,
+    pub sent: Counter,
+    /// Copies under way (holding a `max_in_flight` permit).
+    pub in_flight: Gauge,
     /// Copies answered, by status class: 1xx..5xx at index 0..4.
-    pub completed: [AtomicU64; 5],
+    pub completed: [Counter; 5],
     /// Failed copies: connect, reset, timeout.
-    pub failed: [AtomicU64; 3],
+    pub failed: [Counter; 3],
     /// Dropped copies: overload, body too large, method filtered,
     /// body abandoned.
-    pub dropped: [AtomicU64; 4],
+    pub dropped: [Counter; 4],
 }
 
 impl MirrorCounters {
     /// Counts a sampled request.
     pub fn sampled(&self) {
-        self.sampled.fetch_add(1, Ordering::Relaxed);
+        self.sampled.inc();
     }
 
     /// Counts a copy sent.
     pub fn sent(&self) {
-        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.sent.inc();
     }
 
     /// Counts an answered copy.
     pub fn completed(&self, status: http::StatusCode) {
         let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
-        self.completed[class].fetch_add(1, Ordering::Relaxed);
+        self.completed[class].inc();
     }
 
     /// Counts a failed copy.
     pub fn failed(&self, reason: FailReason) {
-        self.failed[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.failed[reason as usize].inc();
     }
 
     /// Counts a dropped copy.
     pub fn dropped(&self, reason: DropReason) {
-        self.dropped[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.dropped[reason as usize].inc();
     }
 
     /// A consistent-enough copy for reporting.
     pub fn snapshot(&self) -> MirrorStats {
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let load = |c: &Counter| c.get();
         MirrorStats {
             sampled: load(&self.sampled),
             sent: load(&self.sent),

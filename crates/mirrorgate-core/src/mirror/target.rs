@@ -15,6 +15,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::tee::{BodyCopy, CopySink};
 use super::{CopyRules, DropReason, FailReason, MirrorCounters, Sampler};
+use crate::metrics::GaugeGuard;
 use crate::upstream::{PoolSettings, UpstreamError, UpstreamPool};
 use crate::Body;
 
@@ -40,6 +41,8 @@ pub struct MirrorSettings {
     pub connections: usize,
     /// Transport, timeouts, TLS.
     pub pool: PoolSettings,
+    /// Where its outcomes are counted.
+    pub counters: MirrorCounters,
 }
 
 /// A mirror ready to take copies.
@@ -64,6 +67,8 @@ pub struct PendingCopy {
     head: Parts,
     body: Option<oneshot::Receiver<BodyCopy>>,
     permit: OwnedSemaphorePermit,
+    /// Holds the mirror's in-flight gauge up as long as the permit.
+    in_flight: GaugeGuard,
 }
 
 impl MirrorTarget {
@@ -86,7 +91,7 @@ impl MirrorTarget {
             next_pool: AtomicUsize::new(0),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             response_timeout: settings.pool.request_timeout,
-            counters: MirrorCounters::default(),
+            counters: settings.counters,
         })
     }
 
@@ -141,6 +146,7 @@ impl MirrorTarget {
                 head: copy_head,
                 body,
                 permit,
+                in_flight: GaugeGuard::new(self.counters.in_flight.clone()),
             },
             sink,
         ))
@@ -149,7 +155,12 @@ impl MirrorTarget {
     /// Runs one copy to its end. Never returns an error: every outcome is
     /// counted.
     pub async fn run(self: Arc<Self>, copy: PendingCopy) {
-        let PendingCopy { head, body, permit } = copy;
+        let PendingCopy {
+            head,
+            body,
+            permit,
+            in_flight,
+        } = copy;
         let body = match body {
             None => crate::body::empty(),
             Some(rx) => match rx.await {
@@ -176,7 +187,7 @@ impl MirrorTarget {
                 });
             }
         }
-        drop(permit);
+        drop((permit, in_flight));
     }
 }
 

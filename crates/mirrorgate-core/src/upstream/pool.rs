@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use super::connector::ConnectError;
 use super::progress::ProgressBody;
 use super::{client_tls_config, BackendConnector, BackendUrl, Scheme, UpstreamError, UpstreamTls};
+use crate::metrics::ServiceMetrics;
 use crate::Body;
 
 /// The HTTP version spoken to a backend.
@@ -58,6 +59,9 @@ pub struct UpstreamPool {
     backends: Vec<Backend>,
     next: AtomicUsize,
     request_timeout: Duration,
+    /// Where connect failures are counted (primary pools only; mirrors
+    /// count theirs in their own counters).
+    metrics: Option<ServiceMetrics>,
 }
 
 impl UpstreamPool {
@@ -98,7 +102,14 @@ impl UpstreamPool {
             backends,
             next: AtomicUsize::new(0),
             request_timeout: settings.request_timeout,
+            metrics: None,
         })
+    }
+
+    /// Counts this pool's connect failures in `metrics`.
+    pub fn with_metrics(mut self, metrics: ServiceMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Sends `req` (whose URI carries the client's authority and the path)
@@ -110,7 +121,7 @@ impl UpstreamPool {
     pub async fn send(
         &self,
         req: Request<Body>,
-    ) -> Result<(Response<Incoming>, &BackendUrl), UpstreamError> {
+    ) -> Result<(Response<Incoming>, usize), UpstreamError> {
         let n = self.backends.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
         let (parts, body) = req.into_parts();
@@ -121,14 +132,21 @@ impl UpstreamPool {
         let mut first = Some(Request::from_parts(parts, body));
         let mut last_error = None;
         for attempt in 0..n {
-            let backend = &self.backends[(start + attempt) % n];
+            let index = (start + attempt) % n;
+            let backend = &self.backends[index];
             let request = match (first.take(), &replayable) {
                 (Some(request), _) => request,
                 (None, Some(parts)) => Request::from_parts(parts.clone(), crate::body::empty()),
                 (None, None) => break,
             };
-            match self.send_to(backend, request).await {
-                Ok(response) => return Ok((response, &backend.url)),
+            let result = self.send_to(backend, request).await;
+            if let (Err(e), Some(metrics)) = (&result, &self.metrics) {
+                if e.never_reached_backend() {
+                    metrics.connect_failed(index);
+                }
+            }
+            match result {
+                Ok(response) => return Ok((response, index)),
                 Err(e) if e.never_reached_backend() && replayable.is_some() && attempt + 1 < n => {
                     tracing::warn!(backend = %backend.url, error = %e, "backend unreachable, retrying on the next one");
                     last_error = Some(e);
@@ -178,6 +196,17 @@ impl UpstreamPool {
     /// The backends, in config order.
     pub fn backend_urls(&self) -> impl Iterator<Item = &BackendUrl> {
         self.backends.iter().map(|b| &b.url)
+    }
+
+    /// Whether at least one backend takes traffic. (Every backend does
+    /// until health checking marks one down.)
+    pub fn any_healthy(&self) -> bool {
+        !self.backends.is_empty()
+    }
+
+    /// Backend `index`'s URL.
+    pub fn backend_url(&self, index: usize) -> Option<&BackendUrl> {
+        self.backends.get(index).map(|b| &b.url)
     }
 }
 

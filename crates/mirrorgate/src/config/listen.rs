@@ -52,7 +52,7 @@ fn addrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
         .collect()
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     match humantime::parse_duration(&s) {
         Ok(v) if !v.is_zero() => Ok(v),
@@ -140,7 +140,7 @@ pub struct DemoBackendConfig {
     pub listen: SocketAddr,
 }
 
-fn addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+pub(super) fn addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     let s = String::deserialize(d)?;
     s.parse()
         .map_err(|_| serde::de::Error::custom(format!("invalid address `{s}`: write IP:PORT")))

@@ -3,6 +3,7 @@
 
 mod error;
 mod listen;
+mod operations;
 mod tls;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 pub use listen::{DemoBackendConfig, Http1Config, Http2Config, Http3Config, ListenConfig};
+pub use operations::{AccessLogConfig, AdminConfig, ReloadConfig, ShutdownConfig};
 pub use tls::TlsConfig;
 
 /// The embedded default: what `mirrorgate` with no arguments serves.
@@ -47,6 +49,18 @@ pub struct Config {
     /// Built-in echo backends, for demos and first steps.
     #[serde(default)]
     pub demo_backends: Vec<DemoBackendConfig>,
+    /// Metrics and health endpoints.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// One line per request; off when absent.
+    #[serde(default)]
+    pub access_log: Option<AccessLogConfig>,
+    /// Draining on SIGTERM/SIGINT.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+    /// Reloading on file change.
+    #[serde(default)]
+    pub reload: ReloadConfig,
 }
 
 /// A parsed config with where it came from, so later errors (a route

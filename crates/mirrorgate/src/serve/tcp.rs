@@ -4,20 +4,39 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mirrorgate_core::{ConnInfo, Protocol, RequestHandler};
+use mirrorgate_core::metrics::Metrics;
+use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
 use mirrorgate_h1::Http1Settings;
 use mirrorgate_h2::Http2Settings;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+/// What every TCP connection shares.
+#[derive(Clone)]
+pub struct TcpContext {
+    pub handler: Arc<dyn RequestHandler>,
+    pub h1: Arc<Http1Settings>,
+    pub h2: Arc<Http2Settings>,
+    pub metrics: Metrics,
+    pub lifecycle: Lifecycle,
+}
+
 /// Accepts connections, backing off briefly when accept fails (e.g. out of
-/// file descriptors) instead of spinning.
-async fn accept(listener: &TcpListener) -> (TcpStream, std::net::SocketAddr) {
+/// file descriptors) instead of spinning. `None` once shutdown starts: the
+/// caller drops the listener, so new connections are refused.
+async fn accept(
+    listener: &TcpListener,
+    lifecycle: &Lifecycle,
+) -> Option<(TcpStream, std::net::SocketAddr)> {
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = lifecycle.stopping() => return None,
+        };
+        match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                return (stream, peer);
+                return Some((stream, peer));
             }
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -28,16 +47,11 @@ async fn accept(listener: &TcpListener) -> (TcpStream, std::net::SocketAddr) {
 }
 
 /// Serves plain HTTP/1.1.
-pub async fn serve_plain(
-    listener: TcpListener,
-    handler: Arc<dyn RequestHandler>,
-    h1: Arc<Http1Settings>,
-) {
+pub async fn serve_plain(listener: TcpListener, cx: TcpContext) {
     let local = listener
         .local_addr()
         .expect("bound listener has an address");
-    loop {
-        let (stream, peer) = accept(&listener).await;
+    while let Some((stream, peer)) = accept(&listener, &cx.lifecycle).await {
         let conn = Arc::new(ConnInfo {
             peer,
             local,
@@ -45,10 +59,11 @@ pub async fn serve_plain(
             tls: false,
             tls_sni: None,
         });
-        let (handler, h1) = (handler.clone(), h1.clone());
-        tokio::spawn(
-            async move { mirrorgate_h1::serve_connection(stream, conn, handler, &h1).await },
-        );
+        let cx = cx.clone();
+        cx.lifecycle.clone().spawn(async move {
+            let _open = cx.metrics.connection(Protocol::Http1);
+            mirrorgate_h1::serve_connection(stream, conn, cx.handler, &cx.h1, &cx.lifecycle).await
+        });
     }
 }
 
@@ -58,46 +73,50 @@ pub async fn serve_tls(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
-    handler: Arc<dyn RequestHandler>,
-    h1: Arc<Http1Settings>,
-    h2: Arc<Http2Settings>,
+    cx: TcpContext,
 ) {
     let local = listener
         .local_addr()
         .expect("bound listener has an address");
-    loop {
-        let (stream, peer) = accept(&listener).await;
-        let (acceptor, handler, h1, h2) =
-            (acceptor.clone(), handler.clone(), h1.clone(), h2.clone());
-        tokio::spawn(async move {
+    while let Some((stream, peer)) = accept(&listener, &cx.lifecycle).await {
+        let (acceptor, cx) = (acceptor.clone(), cx.clone());
+        cx.lifecycle.clone().spawn(async move {
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => {
+                    cx.metrics.tls_handshake_failed("tcp", "error");
                     tracing::debug!(%peer, %error, "TLS handshake failed");
                     return;
                 }
                 Err(_) => {
+                    cx.metrics.tls_handshake_failed("tcp", "timeout");
                     tracing::debug!(%peer, "TLS handshake timed out");
                     return;
                 }
             };
             let session = tls.get_ref().1;
-            let is_h2 = session.alpn_protocol() == Some(mirrorgate_tls::ALPN_H2);
+            let protocol = if session.alpn_protocol() == Some(mirrorgate_tls::ALPN_H2) {
+                Protocol::Http2
+            } else {
+                Protocol::Http1
+            };
             let conn = Arc::new(ConnInfo {
                 peer,
                 local,
-                protocol: if is_h2 {
-                    Protocol::Http2
-                } else {
-                    Protocol::Http1
-                },
+                protocol,
                 tls: true,
                 tls_sni: session.server_name().map(str::to_string),
             });
-            if is_h2 {
-                mirrorgate_h2::serve_connection(tls, conn, handler, &h2).await;
-            } else {
-                mirrorgate_h1::serve_connection(tls, conn, handler, &h1).await;
+            let _open = cx.metrics.connection(protocol);
+            match protocol {
+                Protocol::Http2 => {
+                    mirrorgate_h2::serve_connection(tls, conn, cx.handler, &cx.h2, &cx.lifecycle)
+                        .await
+                }
+                _ => {
+                    mirrorgate_h1::serve_connection(tls, conn, cx.handler, &cx.h1, &cx.lifecycle)
+                        .await
+                }
             }
         });
     }

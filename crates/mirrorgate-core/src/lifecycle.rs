@@ -1,0 +1,61 @@
+//! Graceful shutdown shared by every listener: one signal that tells
+//! connections to stop taking new requests, and a tracker of the tasks
+//! that must finish before the process exits.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Clone it into every accept loop and connection.
+#[derive(Clone, Default)]
+pub struct Lifecycle {
+    stopping: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Lifecycle {
+    /// A running lifecycle.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Spawns a task that draining waits for (a connection, an HTTP/3
+    /// request).
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(task);
+    }
+
+    /// Resolves once [`Lifecycle::stop`] was called.
+    pub async fn stopping(&self) {
+        self.stopping.cancelled().await
+    }
+
+    /// Whether [`Lifecycle::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.is_cancelled()
+    }
+
+    /// Starts draining: accept loops stop, connections finish their
+    /// requests (HTTP/2 and HTTP/3 send GOAWAY) and close.
+    pub fn stop(&self) {
+        self.tracker.close();
+        self.stopping.cancel();
+    }
+
+    /// Tracked tasks still running.
+    pub fn active(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Waits for every tracked task, at most `limit`; true if all ended.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+}

@@ -1,0 +1,287 @@
+//! Prometheus metrics, one registry for the life of the process.
+//!
+//! Families live here, created once; a config (re)load asks for handles
+//! by label ([`Metrics::service`], [`Metrics::mirror`]) and keeps them,
+//! so the request path increments pre-resolved counters with no label
+//! hashing or allocation, and counters carry on across reloads (the same
+//! labels give the same counter).
+
+mod handles;
+mod labels;
+
+use std::sync::Arc;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+pub use handles::{GaugeGuard, ServiceMetrics};
+use labels::{
+    BackendLabels, HandshakeLabels, MirrorLabels, MirrorOutcomeLabels, ProtocolLabels,
+    ReloadLabels, ResponseLabels, ServiceLabels,
+};
+
+use crate::mirror::MirrorCounters;
+use crate::Protocol;
+
+/// Upper bounds of the request duration buckets, in seconds: 0.5 ms to
+/// 60 s, enough resolution around the usual 1-100 ms of a proxied request.
+const DURATION_BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// The label value for "no service" (unrouted requests) and "no backend"
+/// (answers mirrorgate made itself: 400, 404, 502, 503, 504).
+pub const NONE_LABEL: &str = "-";
+
+/// Content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// All of mirrorgate's metrics. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Families>,
+}
+
+struct Families {
+    registry: Registry,
+    requests: Family<ServiceLabels, Counter>,
+    responses: Family<ResponseLabels, Counter>,
+    duration: Family<ServiceLabels, Histogram, fn() -> Histogram>,
+    in_flight: Family<ProtocolLabels, Gauge>,
+    connections_open: Family<ProtocolLabels, Gauge>,
+    connections: Family<ProtocolLabels, Counter>,
+    handshake_failures: Family<HandshakeLabels, Counter>,
+    connect_failures: Family<BackendLabels, Counter>,
+    backend_healthy: Family<BackendLabels, Gauge>,
+    mirror_sampled: Family<MirrorLabels, Counter>,
+    mirror_sent: Family<MirrorLabels, Counter>,
+    mirror_in_flight: Family<MirrorLabels, Gauge>,
+    mirror_completed: Family<MirrorOutcomeLabels, Counter>,
+    mirror_failed: Family<MirrorOutcomeLabels, Counter>,
+    mirror_dropped: Family<MirrorOutcomeLabels, Counter>,
+    reloads: Family<ReloadLabels, Counter>,
+    access_log_dropped: Counter,
+    /// Per protocol (see `handles::protocol_index`), resolved once: these
+    /// move on every request or connection.
+    in_flight_by_protocol: [Gauge; 3],
+    open_by_protocol: [Gauge; 3],
+    accepted_by_protocol: [Counter; 3],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every family.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("mirrorgate");
+        let mut f = Families {
+            registry: Registry::default(),
+            requests: Family::default(),
+            responses: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram),
+            in_flight: Family::default(),
+            connections_open: Family::default(),
+            connections: Family::default(),
+            handshake_failures: Family::default(),
+            connect_failures: Family::default(),
+            backend_healthy: Family::default(),
+            mirror_sampled: Family::default(),
+            mirror_sent: Family::default(),
+            mirror_in_flight: Family::default(),
+            mirror_completed: Family::default(),
+            mirror_failed: Family::default(),
+            mirror_dropped: Family::default(),
+            reloads: Family::default(),
+            access_log_dropped: Counter::default(),
+            in_flight_by_protocol: Default::default(),
+            open_by_protocol: Default::default(),
+            accepted_by_protocol: Default::default(),
+        };
+        for (i, protocol) in handles::PROTOCOLS.into_iter().enumerate() {
+            let labels = ProtocolLabels::of(protocol);
+            f.in_flight_by_protocol[i] = f.in_flight.get_or_create_owned(&labels);
+            f.open_by_protocol[i] = f.connections_open.get_or_create_owned(&labels);
+            f.accepted_by_protocol[i] = f.connections.get_or_create_owned(&labels);
+        }
+        let r = &mut registry;
+        r.register(
+            "requests",
+            "Requests received, by client protocol and service",
+            f.requests.clone(),
+        );
+        r.register(
+            "responses",
+            "Responses sent, by client protocol, service, the backend that answered (- for mirrorgate's own answers) and status class",
+            f.responses.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "Time from a request's arrival to the end of its response body",
+            f.duration.clone(),
+        );
+        r.register(
+            "requests_in_flight",
+            "Requests being served",
+            f.in_flight.clone(),
+        );
+        r.register(
+            "connections_open",
+            "Client connections open (TCP for h1/h2, QUIC for h3)",
+            f.connections_open.clone(),
+        );
+        r.register(
+            "connections",
+            "Client connections accepted after their handshake",
+            f.connections.clone(),
+        );
+        r.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            f.handshake_failures.clone(),
+        );
+        r.register(
+            "backend_connect_failures",
+            "Connections to primary backends that could not be made",
+            f.connect_failures.clone(),
+        );
+        r.register(
+            "backend_healthy",
+            "1 if a primary backend takes traffic, 0 if its health checks or failures took it out",
+            f.backend_healthy.clone(),
+        );
+        r.register(
+            "mirror_sampled",
+            "Requests chosen for a copy by a mirror's sampler",
+            f.mirror_sampled.clone(),
+        );
+        r.register(
+            "mirror_sent",
+            "Copies sent to a mirror",
+            f.mirror_sent.clone(),
+        );
+        r.register(
+            "mirror_in_flight",
+            "Copies under way (bounded by the mirror's max_in_flight)",
+            f.mirror_in_flight.clone(),
+        );
+        r.register(
+            "mirror_completed",
+            "Copies a mirror answered, by status class",
+            f.mirror_completed.clone(),
+        );
+        r.register(
+            "mirror_failed",
+            "Copies that failed: connect, reset, timeout",
+            f.mirror_failed.clone(),
+        );
+        r.register(
+            "mirror_dropped",
+            "Sampled copies not sent: overload (max_in_flight reached), body_too_large, method_filtered, body_abandoned",
+            f.mirror_dropped.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Config reloads, by result",
+            f.reloads.clone(),
+        );
+        r.register(
+            "access_log_dropped_lines",
+            "Access log lines dropped because the writer fell behind",
+            f.access_log_dropped.clone(),
+        );
+        f.registry = registry;
+        Metrics { inner: Arc::new(f) }
+    }
+
+    /// The registry in OpenMetrics text format (see [`CONTENT_TYPE`]).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.inner.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    /// Handles for a service and its backends (`-` for unrouted requests).
+    pub fn service(&self, service: &str, backends: &[String]) -> ServiceMetrics {
+        ServiceMetrics::resolve(&self.inner, service, backends)
+    }
+
+    /// Counters for one mirror of a service.
+    pub fn mirror(&self, service: &str, mirror: &str) -> MirrorCounters {
+        handles::mirror_counters(&self.inner, service, mirror)
+    }
+
+    /// Counts a request as in flight until the guard drops.
+    pub fn in_flight(&self, protocol: Protocol) -> GaugeGuard {
+        let i = handles::protocol_index(protocol);
+        GaugeGuard::new(self.inner.in_flight_by_protocol[i].clone())
+    }
+
+    /// Counts an accepted client connection, open until the guard drops.
+    pub fn connection(&self, protocol: Protocol) -> GaugeGuard {
+        let i = handles::protocol_index(protocol);
+        self.inner.accepted_by_protocol[i].inc();
+        GaugeGuard::new(self.inner.open_by_protocol[i].clone())
+    }
+
+    /// Counts a failed TLS handshake: `transport` is `tcp` or `quic`,
+    /// `reason` `error` or `timeout`.
+    pub fn tls_handshake_failed(&self, transport: &'static str, reason: &'static str) {
+        self.inner
+            .handshake_failures
+            .get_or_create(&HandshakeLabels { transport, reason })
+            .inc();
+    }
+
+    /// Counts a config reload.
+    pub fn config_reloaded(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.inner
+            .reloads
+            .get_or_create(&ReloadLabels { result })
+            .inc();
+    }
+
+    /// The counter of dropped access log lines.
+    pub fn access_log_dropped(&self) -> Counter {
+        self.inner.access_log_dropped.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_for_the_same_labels_share_one_counter() {
+        let metrics = Metrics::new();
+        let backends = ["http://127.0.0.1:1".to_string()];
+        let a = metrics.service("api", &backends);
+        let b = metrics.service("api", &backends);
+        a.request(Protocol::Http2);
+        b.request(Protocol::Http2);
+        a.response(Protocol::Http2, Some(0), http::StatusCode::OK);
+        let text = metrics.encode();
+        assert!(
+            text.contains("mirrorgate_requests_total{protocol=\"h2\",service=\"api\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mirrorgate_responses_total{protocol=\"h2\",service=\"api\",backend=\"http://127.0.0.1:1\",status_class=\"2xx\"} 1"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

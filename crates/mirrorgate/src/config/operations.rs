@@ -1,0 +1,109 @@
+//! Operating tables: `[admin]`, `[access_log]`, `[shutdown]`, `[reload]`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mirrorgate_core::access_log::{AccessLogFormat, AccessLogTarget};
+use serde::{Deserialize, Deserializer};
+
+use super::listen::{addr, duration};
+
+/// `[admin]`: the listener for `/metrics`, `/healthz` and `/readyz`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Default `127.0.0.1:9900`: loopback, so metrics are never public by
+    /// accident. Kubernetes scraping needs `0.0.0.0:9900`.
+    #[serde(deserialize_with = "addr")]
+    pub listen: SocketAddr,
+    /// Set to false to run without an admin listener.
+    pub enabled: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9900)),
+            enabled: true,
+        }
+    }
+}
+
+/// `[access_log]`: present means on.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogConfig {
+    /// `"stdout"` (default) or a file path, appended to and reopened on
+    /// SIGUSR1.
+    #[serde(default = "stdout", deserialize_with = "target")]
+    pub path: AccessLogTarget,
+    /// `"text"` (combined-like, default) or `"json"`.
+    #[serde(default = "text")]
+    pub format: AccessLogFormat,
+    /// Lines queued for the writer at most; beyond, lines are dropped and
+    /// counted. Default 10000.
+    #[serde(default = "ten_thousand")]
+    pub buffer: usize,
+}
+
+fn stdout() -> AccessLogTarget {
+    AccessLogTarget::Stdout
+}
+fn text() -> AccessLogFormat {
+    AccessLogFormat::Text
+}
+fn ten_thousand() -> usize {
+    10_000
+}
+
+fn target<'de, D: Deserializer<'de>>(d: D) -> Result<AccessLogTarget, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok(match s.as_str() {
+        "stdout" | "-" => AccessLogTarget::Stdout,
+        "" => {
+            return Err(serde::de::Error::custom(
+                "empty path: write \"stdout\" or a file path",
+            ))
+        }
+        path => AccessLogTarget::File(PathBuf::from(path)),
+    })
+}
+
+/// `[shutdown]`: SIGTERM/SIGINT handling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// How long in-flight requests may take to finish after the signal.
+    /// Default 30s.
+    #[serde(deserialize_with = "duration")]
+    pub drain_timeout: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[reload]`: SIGHUP always reloads; this adds watching the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadConfig {
+    /// Reload when the config file changes. Default off.
+    pub watch: bool,
+    /// How often the file is checked when `watch` is on. Default 2s.
+    #[serde(deserialize_with = "duration")]
+    pub watch_interval: Duration,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        ReloadConfig {
+            watch: false,
+            watch_interval: Duration::from_secs(2),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The signals mirrorgate acts on, installed before it announces ready (a
+//! supervisor may signal the moment it sees the process ready).
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// What a signal asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// SIGTERM or SIGINT: drain and exit.
+    Stop,
+    /// SIGHUP: reload the config.
+    Reload,
+    /// SIGUSR1: reopen the access log file (logrotate).
+    ReopenLogs,
+}
+
+/// Installed handlers.
+pub struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+    usr1: Signal,
+}
+
+impl Signals {
+    /// Installs every handler.
+    pub fn install() -> std::io::Result<Self> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            usr1: signal(SignalKind::user_defined1())?,
+        })
+    }
+
+    /// The next signal received.
+    pub async fn next(&mut self) -> Request {
+        tokio::select! {
+            _ = self.term.recv() => Request::Stop,
+            _ = self.int.recv() => Request::Stop,
+            _ = self.hup.recv() => Request::Reload,
+            _ = self.usr1.recv() => Request::ReopenLogs,
+        }
+    }
+}
