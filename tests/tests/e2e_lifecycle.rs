@@ -21,7 +21,7 @@ fn sigterm_right_after_ready_is_a_clean_shutdown() {
             &config,
             format!(
                 "[listen]\nhttp = [\"127.0.0.1:{}\"]\n\n[[services]]\nname = \"app\"\n\
-                 backends = [\"http://127.0.0.1:9\"]\n\n[[routes]]\nservice = \"app\"\n",
+                 backends = [\"http://127.0.0.1:9\"]\n\n[[routes]]\nservice = \"app\"\n\n[admin]\nenabled = false\n",
                 free_port()
             ),
         )
