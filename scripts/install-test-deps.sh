@@ -2,5 +2,22 @@
 # Installs the Debian packages the test suite drives: curl (HTTP/1.1 and
 # HTTP/2 client). The HTTP/3 curl comes from scripts/h3-curl.sh, which
 # installs nothing system-wide.
+#
+# For the deploy/ checks (tests/tests/deploy_files.rs): systemd-analyze
+# (package systemd) verifies deploy/mirrorgate.service, logrotate checks
+# deploy/logrotate-mirrorgate; Debian's /usr/bin/python3 with PyYAML
+# (python3-yaml) parses deploy/k8s/*.yaml, and with python3-venv makes
+# target/py-tools/ (scripts/py-tools.sh: dockerfile-parse from PyPI, for
+# deploy/Dockerfile). The tests call /usr/bin/python3 by its path because
+# another python3 (pyenv) may come first on PATH, so these are checked
+# there, not on PATH.
+#
+# Idempotent and fast when everything is there: nothing is downloaded.
 set -euo pipefail
-exec bash "$(dirname "${BASH_SOURCE[0]}")/apt-ensure.sh" curl:curl
+here="$(dirname "${BASH_SOURCE[0]}")"
+
+bash "$here/apt-ensure.sh" curl:curl systemd-analyze:systemd logrotate:logrotate \
+    pymod:sys:python3 pymod:yaml:python3-yaml pymod:venv,ensurepip:python3-venv
+
+# Project-local Python tools (target/py-tools/); prints its python's path.
+bash "$here/py-tools.sh" >/dev/null

@@ -4,12 +4,14 @@
 //! Paths: `/bytes/N` answers N deterministic bytes ([`pattern`]);
 //! `/delay/MS` answers after MS milliseconds; `/hop-by-hop` answers with
 //! the hop-by-hop headers [`HOP_BY_HOP_RESPONSE`] (HTTP/1.1 only: HTTP/2
-//! forbids them); anything else answers a JSON echo of the request
+//! forbids them); `/health` answers the status set by
+//! [`Backend::set_health`] (200 at first) and is counted apart, not
+//! recorded; anything else answers a JSON echo of the request
 //! ([`echo`]). Every answer carries `x-backend: NAME`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -80,7 +82,15 @@ pub struct Backend {
     requests: Arc<Mutex<Vec<Recorded>>>,
     answered: Arc<AtomicUsize>,
     connections: Arc<AtomicUsize>,
+    health: Arc<Health>,
     _runtime: tokio::runtime::Runtime,
+}
+
+/// What `/health` answers, and how often it was asked.
+#[derive(Debug)]
+struct Health {
+    status: AtomicU16,
+    checks: AtomicUsize,
 }
 
 impl Backend {
@@ -103,7 +113,12 @@ impl Backend {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let answered = Arc::new(AtomicUsize::new(0));
         let connections = Arc::new(AtomicUsize::new(0));
+        let health = Arc::new(Health {
+            status: AtomicU16::new(200),
+            checks: AtomicUsize::new(0),
+        });
         let (log, done, accepted) = (requests.clone(), answered.clone(), connections.clone());
+        let probed = health.clone();
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -112,10 +127,16 @@ impl Backend {
                     continue;
                 };
                 accepted.fetch_add(1, Ordering::SeqCst);
-                let (log, done) = (log.clone(), done.clone());
+                let (log, done, probed) = (log.clone(), done.clone(), probed.clone());
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        answer(name, behaviour, log.clone(), done.clone(), req)
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let (log, done, probed) = (log.clone(), done.clone(), probed.clone());
+                        async move {
+                            if req.uri().path() == "/health" {
+                                return Ok(health_answer(name, &probed));
+                            }
+                            answer(name, behaviour, log, done, req).await
+                        }
                     });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
@@ -128,8 +149,19 @@ impl Backend {
             requests,
             answered,
             connections,
+            health,
             _runtime: runtime,
         }
+    }
+
+    /// Sets the status `/health` answers.
+    pub fn set_health(&self, status: u16) {
+        self.health.status.store(status, Ordering::SeqCst);
+    }
+
+    /// How many times `/health` was asked.
+    pub fn health_checks(&self) -> usize {
+        self.health.checks.load(Ordering::SeqCst)
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -286,6 +318,15 @@ pub const HOP_BY_HOP_RESPONSE: [(&str, &str); 3] = [
     ("x-backend-hop", "1"),
     ("keep-alive", "timeout=30"),
 ];
+
+fn health_answer(name: &'static str, health: &Health) -> Answer {
+    health.checks.fetch_add(1, Ordering::SeqCst);
+    Response::builder()
+        .status(health.status.load(Ordering::SeqCst))
+        .header("x-backend", name)
+        .body(Either::Left(Full::new(Bytes::from_static(b"health\n"))))
+        .unwrap()
+}
 
 async fn answer(
     name: &'static str,

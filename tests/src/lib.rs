@@ -8,6 +8,7 @@ pub mod backend;
 pub mod curl;
 pub mod faulty;
 pub mod pki;
+pub mod prom;
 pub mod proxy;
 
 /// The values of header `name` (lowercase) in a recorded header list.

@@ -252,3 +252,127 @@ fn admin_answers_health_and_readiness() {
         .starts_with("application/openmetrics-text"));
     assert_eq!(curl(Proto::H1, &proxy.admin_url("/nope"), &[]).status, 404);
 }
+
+#[test]
+fn plain_http_redirects_to_https_keeping_path_and_query_when_configured() {
+    let backend = Backend::start("app");
+    let proxy = Proxy::start(&format!(
+        "[proxy]\nplain_http = \"redirect\"\n\n{}",
+        app_service(&[&backend.url()], "")
+    ));
+    let reply = curl(
+        Proto::H1,
+        &proxy.http_url("/a/b?x=1&y=%20"),
+        &["-H", "Host: shop.example:80"],
+    );
+    assert_eq!(reply.status, 308, "{reply:?}");
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("https://shop.example:{}/a/b?x=1&y=%20", proxy.https_port).as_str())
+    );
+    // ACME HTTP-01 challenges are still served over plain HTTP.
+    let acme = curl(
+        Proto::H1,
+        &proxy.http_url("/.well-known/acme-challenge/token"),
+        &[],
+    );
+    assert_eq!(acme.status, 200);
+    assert_eq!(acme.header("x-backend"), Some("app"));
+    // HTTPS itself is served, not redirected.
+    assert_eq!(curl(Proto::H2, &proxy.https_url("/x"), &["-k"]).status, 200);
+    assert_eq!(
+        backend.requests().len(),
+        2,
+        "a redirected request reached the backend"
+    );
+
+    // Without the setting, plain HTTP is served.
+    let serving = Proxy::start(&app_service(&[&backend.url()], ""));
+    assert_eq!(
+        curl(Proto::H1, &serving.http_url("/plain"), &[]).status,
+        200
+    );
+}
+
+/// The backends that answered `count` requests over each protocol.
+fn answered_by(proxy: &Proxy, count: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    for proto in ALL {
+        for _ in 0..count {
+            let reply = curl(proto, &proxy.https_url("/which"), &["-k"]);
+            assert_eq!(reply.status, 200, "{proto:?}: {reply:?}\n{}", proxy.logs());
+            names.push(reply.header("x-backend").unwrap_or_default().to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn active_health_checks_take_a_failing_backend_out_and_bring_it_back() {
+    let (steady, flaky) = (Backend::start("steady"), Backend::start("flaky"));
+    let proxy = Proxy::start(&app_service(
+        &[&steady.url(), &flaky.url()],
+        "[services.health_check]\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"1s\"\nunhealthy_after = 2\nhealthy_after = 2",
+    ));
+    assert!(answered_by(&proxy, 4).contains(&"flaky".to_string()));
+
+    flaky.set_health(503);
+    proxy.wait_for_log("backend taken out of rotation", 1, Duration::from_secs(10));
+    let names = answered_by(&proxy, 4);
+    assert!(names.iter().all(|n| n == "steady"), "{names:?}");
+    let metrics = curl(Proto::H1, &proxy.admin_url("/metrics"), &[]).text();
+    assert!(
+        metrics.contains(&format!(
+            "mirrorgate_backend_healthy{{service=\"app\",backend=\"{}\"}} 0",
+            flaky.url()
+        )),
+        "{metrics}"
+    );
+
+    flaky.set_health(200);
+    proxy.wait_for_log("backend back in rotation", 1, Duration::from_secs(10));
+    assert!(answered_by(&proxy, 4).contains(&"flaky".to_string()));
+    assert!(flaky.health_checks() >= 4);
+
+    // Every backend down: 503 from mirrorgate, and not ready.
+    steady.set_health(500);
+    flaky.set_health(500);
+    proxy.wait_for_log("backend taken out of rotation", 3, Duration::from_secs(10));
+    for proto in ALL {
+        let reply = curl(proto, &proxy.https_url("/down"), &["-k"]);
+        assert_eq!(reply.status, 503, "{proto:?}: {reply:?}");
+    }
+    let readyz = curl(Proto::H1, &proxy.admin_url("/readyz"), &[]);
+    assert_eq!(readyz.status, 503);
+    assert!(
+        readyz.text().contains("service `app`: no healthy backend"),
+        "{}",
+        readyz.text()
+    );
+}
+
+#[test]
+fn passive_health_ejects_a_backend_after_failed_requests() {
+    let steady = Backend::start("steady");
+    let dead = mirrorgate_tests::faulty::dead_backend_url();
+    let proxy = Proxy::start(&app_service(
+        &[&steady.url(), &dead],
+        "[services.passive_health]\nconsecutive_failures = 2\neject_for = \"60s\"",
+    ));
+    // POSTs are never retried on another backend: until the dead one is
+    // ejected, every second request fails with 502. (HTTP/1.1: over
+    // HTTP/2 the 502 for an unread request body ends with RST_STREAM
+    // NO_ERROR, as RFC 9113 §8.1 allows, which curl 7.88 reports as a
+    // framing error.)
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(curl(Proto::H1, &proxy.https_url("/post"), &["-k", "-d", "x"]).status);
+    }
+    let failed = statuses.iter().filter(|s| **s == 502).count();
+    assert_eq!(failed, 2, "{statuses:?}\n{}", proxy.logs());
+    assert!(
+        statuses[statuses.len() - 6..].iter().all(|s| *s == 200),
+        "{statuses:?}"
+    );
+    assert!(proxy.logs().contains("backend taken out of rotation"));
+}

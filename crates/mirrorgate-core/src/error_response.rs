@@ -45,6 +45,9 @@ impl ProxyError {
             ProxyError::Upstream(
                 UpstreamError::Connect { .. } | UpstreamError::Protocol { .. },
             ) => "502 Bad Gateway: the backend could not be reached or failed\n".into(),
+            ProxyError::Upstream(UpstreamError::NoHealthyBackend) => {
+                "503 Service Unavailable: no healthy backend\n".into()
+            }
             ProxyError::Upstream(_) => {
                 "504 Gateway Timeout: the backend did not answer in time\n".into()
             }

@@ -46,6 +46,52 @@ pub struct ProxySettings {
     pub trust_forwarded_headers: bool,
     /// `Alt-Svc` value added to responses sent over TCP, advertising HTTP/3.
     pub alt_svc: Option<HeaderValue>,
+    /// Answer plain-HTTP requests with a redirect to HTTPS.
+    pub https_redirect: Option<HttpsRedirect>,
+}
+
+/// `[proxy] plain_http = "redirect"`.
+#[derive(Debug, Clone)]
+pub struct HttpsRedirect {
+    /// Port in the location (left out when 443).
+    pub port: u16,
+    /// Path prefixes served anyway (ACME HTTP-01 challenges).
+    pub exempt_paths: Vec<String>,
+}
+
+impl HttpsRedirect {
+    /// The redirect for a plain-HTTP request to `authority`, unless its
+    /// path is exempt.
+    fn answer<B>(&self, req: &Request<B>, authority: &Authority) -> Option<Response<Body>> {
+        let path = req.uri().path();
+        if self
+            .exempt_paths
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
+        {
+            return None;
+        }
+        let port = match self.port {
+            443 => String::new(),
+            port => format!(":{port}"),
+        };
+        let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let location = format!("https://{}{port}{path_and_query}", authority.host());
+        let mut response =
+            Response::new(body::full(format!("308 Permanent Redirect: {location}\n")));
+        *response.status_mut() = http::StatusCode::PERMANENT_REDIRECT;
+        let headers = response.headers_mut();
+        // Built from an already valid authority and path: always a valid
+        // header value.
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            headers.insert(http::header::LOCATION, value);
+        }
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Some(response)
+    }
 }
 
 /// The whole proxy state: routes, services, settings. Cheap to clone and
@@ -92,6 +138,17 @@ impl Proxy {
                 access_log,
             }),
         }
+    }
+
+    /// Starts the active health checks of every service that has them;
+    /// they stop when the returned set is dropped (e.g. replaced by a
+    /// reload's).
+    pub fn start_health_checks(&self) -> tokio::task::JoinSet<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for service in self.services() {
+            tasks.spawn(async move { service.pool.run_health_checks().await });
+        }
+        tasks
     }
 
     /// Every distinct service, in route order.
@@ -189,6 +246,13 @@ impl Proxy {
         route: &mut RouteTaken,
     ) -> Result<Response<Body>, ProxyError> {
         let authority = request_authority(&req)?;
+        if let Some(redirect) = &self.inner.settings.https_redirect {
+            if !conn.tls {
+                if let Some(response) = redirect.answer(&req, &authority) {
+                    return Ok(response);
+                }
+            }
+        }
         let service = self.select_service(&authority, &req)?;
         route.service = Some(service.clone());
         let upstream_req = self.upstream_request(req, &authority, conn);

@@ -5,7 +5,7 @@
 //! under way keep the state they started with (a request holds its own
 //! clone of the old proxy), new ones get the new state.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use http::Request;
@@ -19,12 +19,15 @@ pub struct Live {
     proxy: ArcSwap<Proxy>,
     /// Both TLS server configs resolve through this.
     pub certs: Arc<ReloadableCerts>,
+    /// The current proxy's active health checks (aborted when replaced).
+    health_checks: Mutex<tokio::task::JoinSet<()>>,
 }
 
 impl Live {
-    /// Starts serving `state`.
+    /// Starts serving `state` (and its health checks: call on the runtime).
     pub fn new(state: ServingState) -> Self {
         Live {
+            health_checks: Mutex::new(state.proxy.start_health_checks()),
             proxy: ArcSwap::from_pointee(state.proxy),
             certs: Arc::new(ReloadableCerts::new(state.certs)),
         }
@@ -37,8 +40,11 @@ impl Live {
 
     /// Serves `state` from the next request and handshake on.
     pub fn replace(&self, state: ServingState) {
+        let checks = state.proxy.start_health_checks();
         self.certs.replace(state.certs);
         self.proxy.store(Arc::new(state.proxy));
+        // The old set is dropped here, which stops its checks.
+        *self.health_checks.lock().expect("never poisoned") = checks;
     }
 }
 

@@ -5,7 +5,7 @@
 
 use http::HeaderValue;
 use mirrorgate_core::access_log::AccessLog;
-use mirrorgate_core::config::build_proxy;
+use mirrorgate_core::config::{build_proxy, BuildContext};
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Proxy;
 use mirrorgate_tls::{load_certified_key, CertSource, CertStore};
@@ -31,15 +31,14 @@ impl ServingState {
     ) -> Result<Self, ConfigError> {
         let config = &loaded.config;
         let (certs, self_signed) = cert_store(loaded)?;
-        let proxy = build_proxy(
-            &config.proxy,
-            &config.services,
-            &config.routes,
-            alt_svc(loaded),
-            metrics,
+        let context = BuildContext {
+            alt_svc: alt_svc(loaded),
+            https_port: config.listen.https.first().map(|a| a.port()),
+            metrics: metrics.clone(),
             access_log,
-        )
-        .map_err(|e| loaded.error_at(e.span, e.message))?;
+        };
+        let proxy = build_proxy(&config.proxy, &config.services, &config.routes, context)
+            .map_err(|e| loaded.error_at(e.span, e.message))?;
         Ok(ServingState {
             proxy,
             certs,

@@ -4,13 +4,15 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::{MirrorConfig, ProxyConfig, RouteConfig, ServiceConfig};
+use super::{MirrorConfig, PlainHttp, ProxyConfig, RouteConfig, ServiceConfig};
 use crate::access_log::AccessLog;
 use crate::metrics::Metrics;
 use crate::mirror::{CopyRules, MirrorCounters, MirrorSettings, MirrorTarget, Sampler};
-use crate::proxy::{ProxySettings, Service};
+use crate::proxy::{HttpsRedirect, ProxySettings, Service};
 use crate::router::{Route, Router};
-use crate::upstream::{PoolSettings, UpstreamPool, UpstreamProtocol, UpstreamTls};
+use crate::upstream::{
+    ActiveHealth, PassiveHealth, PoolSettings, UpstreamPool, UpstreamProtocol, UpstreamTls,
+};
 use crate::Proxy;
 
 /// A config that parsed but does not hold together.
@@ -65,10 +67,27 @@ fn build_mirror(m: &MirrorConfig, counters: MirrorCounters) -> Result<MirrorTarg
                 ca_file: m.ca_file.clone(),
                 insecure_skip_verify: m.insecure_skip_verify,
             },
+            // A mirror's failures are counted, never acted on: copies are
+            // dropped, not rerouted.
+            active_health: None,
+            passive_health: None,
         },
         counters,
     };
     MirrorTarget::new(settings, &m.backends).map_err(|e| format!("mirror `{}`: {e}", m.name))
+}
+
+/// What a proxy is built with besides its own config tables: facts from
+/// the listeners and the process-wide sinks.
+pub struct BuildContext {
+    /// `Alt-Svc` to advertise HTTP/3, if any.
+    pub alt_svc: Option<http::HeaderValue>,
+    /// The first HTTPS listener's port, for redirects.
+    pub https_port: Option<u16>,
+    /// Where everything is counted.
+    pub metrics: Metrics,
+    /// Where each request is logged, if anywhere.
+    pub access_log: Option<AccessLog>,
 }
 
 /// Builds the proxy: one pool per service, a ranked route table.
@@ -76,10 +95,9 @@ pub fn build_proxy(
     proxy: &ProxyConfig,
     services: &[ServiceConfig],
     routes: &[RouteConfig],
-    alt_svc: Option<http::HeaderValue>,
-    metrics: &Metrics,
-    access_log: Option<AccessLog>,
+    context: BuildContext,
 ) -> Result<Proxy, BuildError> {
+    let metrics = &context.metrics;
     let mut by_name: HashMap<&str, Arc<Service>> = HashMap::new();
     for service in services {
         let name = service.name.get_ref();
@@ -100,6 +118,19 @@ pub fn build_proxy(
                 ca_file: service.ca_file.clone(),
                 insecure_skip_verify: service.insecure_skip_verify,
             },
+            active_health: service.health_check.as_ref().map(|h| ActiveHealth {
+                path: h.path.clone(),
+                interval: h.interval,
+                timeout: h.timeout,
+                expected_status: h.expected_status.clone(),
+                unhealthy_after: h.unhealthy_after,
+                healthy_after: h.healthy_after,
+                host: h.host.clone(),
+            }),
+            passive_health: service.passive_health.as_ref().map(|p| PassiveHealth {
+                consecutive_failures: p.consecutive_failures,
+                eject_for: p.eject_for,
+            }),
         };
         let backend_names: Vec<String> = service.backends.iter().map(|b| b.to_string()).collect();
         let service_metrics = metrics.service(name, &backend_names);
@@ -145,13 +176,18 @@ pub fn build_proxy(
             target,
         });
     }
+    let https_redirect = (proxy.plain_http == PlainHttp::Redirect).then(|| HttpsRedirect {
+        port: proxy.https_port.or(context.https_port).unwrap_or(443),
+        exempt_paths: proxy.redirect_exempt_paths.clone(),
+    });
     Ok(Proxy::new(
         Router::new(table),
         ProxySettings {
             trust_forwarded_headers: proxy.trust_forwarded_headers,
-            alt_svc,
+            alt_svc: context.alt_svc,
+            https_redirect,
         },
-        metrics.clone(),
-        access_log,
+        context.metrics,
+        context.access_log,
     ))
 }

@@ -10,5 +10,8 @@ mod build;
 mod serde_helpers;
 mod types;
 
-pub use build::{build_proxy, BuildError};
-pub use types::{HeaderMatch, MirrorConfig, ProxyConfig, RouteConfig, ServiceConfig};
+pub use build::{build_proxy, BuildContext, BuildError};
+pub use types::{
+    HeaderMatch, HealthCheckConfig, MirrorConfig, PassiveHealthConfig, PlainHttp, ProxyConfig,
+    RouteConfig, ServiceConfig,
+};

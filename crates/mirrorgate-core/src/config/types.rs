@@ -14,13 +14,51 @@ use crate::router::HostPattern;
 use crate::upstream::{BackendUrl, UpstreamProtocol};
 
 /// `[proxy]`: behaviour shared by every route.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
     /// Append to client-sent `X-Forwarded-For` / `Forwarded` instead of
     /// replacing them. Turn on only behind another trusted proxy.
     #[serde(default)]
     pub trust_forwarded_headers: bool,
+    /// What plain-HTTP listeners (port 80) do: `serve` (default) or
+    /// `redirect` (308 to `https://`, path and query kept).
+    #[serde(default)]
+    pub plain_http: PlainHttp,
+    /// Port in redirect locations. Default: the first `https` listener's
+    /// port (443 is left out of the URL).
+    #[serde(default)]
+    pub https_port: Option<u16>,
+    /// Path prefixes still served over plain HTTP when redirecting.
+    /// Default `["/.well-known/acme-challenge/"]` (ACME HTTP-01).
+    #[serde(default = "acme_challenge")]
+    pub redirect_exempt_paths: Vec<String>,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            trust_forwarded_headers: false,
+            plain_http: PlainHttp::default(),
+            https_port: None,
+            redirect_exempt_paths: acme_challenge(),
+        }
+    }
+}
+
+fn acme_challenge() -> Vec<String> {
+    vec!["/.well-known/acme-challenge/".to_string()]
+}
+
+/// `[proxy] plain_http`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlainHttp {
+    /// Route and proxy like HTTPS.
+    #[default]
+    Serve,
+    /// Answer 308 to the same URL over HTTPS.
+    Redirect,
 }
 
 /// `[[services]]`: a named group of primary backends.
@@ -58,6 +96,12 @@ pub struct ServiceConfig {
     /// Backends that get sampled copies of this service's requests.
     #[serde(default)]
     pub mirrors: Vec<MirrorConfig>,
+    /// Active health checks; off when absent.
+    #[serde(default)]
+    pub health_check: Option<HealthCheckConfig>,
+    /// Ejection after consecutive failed requests; off when absent.
+    #[serde(default)]
+    pub passive_health: Option<PassiveHealthConfig>,
 }
 
 /// `[[services.mirrors]]`: where sampled copies go. Answers are thrown
@@ -194,6 +238,87 @@ fn default_max_idle() -> usize {
 }
 fn default_idle_timeout() -> Duration {
     Duration::from_secs(90)
+}
+
+/// `[services.health_check]`: a request to each backend every interval.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    /// Path requested. Default `/`.
+    #[serde(default = "root_path", deserialize_with = "check_path")]
+    pub path: String,
+    /// Time between checks. Default 5s.
+    #[serde(default = "five_seconds", deserialize_with = "duration")]
+    pub interval: Duration,
+    /// Limit for each check. Default 2s.
+    #[serde(default = "two_seconds", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Statuses that pass. Default `[200]`.
+    #[serde(default = "ok_status", deserialize_with = "statuses")]
+    pub expected_status: Vec<u16>,
+    /// Failed checks in a row that take a backend out. Default 2.
+    #[serde(default = "two", deserialize_with = "at_least_one")]
+    pub unhealthy_after: u32,
+    /// Passed checks in a row that bring it back. Default 2.
+    #[serde(default = "two", deserialize_with = "at_least_one")]
+    pub healthy_after: u32,
+    /// `Host` sent with checks. Default the backend's `host:port`.
+    #[serde(default)]
+    pub host: Option<String>,
+}
+
+/// `[services.passive_health]`: failed requests take a backend out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassiveHealthConfig {
+    /// Failed requests in a row (connect failure, timeout, reset) that
+    /// eject a backend. Default 5.
+    #[serde(default = "five", deserialize_with = "at_least_one")]
+    pub consecutive_failures: u32,
+    /// How long it is out. Default 30s.
+    #[serde(default = "thirty_seconds", deserialize_with = "duration")]
+    pub eject_for: Duration,
+}
+
+fn ok_status() -> Vec<u16> {
+    vec![200]
+}
+fn two() -> u32 {
+    2
+}
+fn five() -> u32 {
+    5
+}
+fn thirty_seconds() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn check_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    if !path.starts_with('/') || path.parse::<http::uri::PathAndQuery>().is_err() {
+        return Err(serde::de::Error::custom(format!(
+            "invalid health check path `{path}`: write an absolute path such as \"/healthz\""
+        )));
+    }
+    Ok(path)
+}
+
+fn statuses<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
+    let codes = Vec::<u16>::deserialize(d)?;
+    if codes.is_empty() || codes.iter().any(|c| !(100..=599).contains(c)) {
+        return Err(serde::de::Error::custom(
+            "expected_status: list one or more HTTP statuses (100-599), e.g. [200, 204]",
+        ));
+    }
+    Ok(codes)
+}
+
+fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    if n == 0 {
+        return Err(serde::de::Error::custom("must be at least 1"));
+    }
+    Ok(n)
 }
 
 /// `[[routes]]`: which requests go to which service.

@@ -179,9 +179,9 @@ impl MirrorTarget {
             Err(error) => {
                 tracing::debug!(mirror = %self.name, %error, "mirror copy failed");
                 self.counters.failed(match error {
-                    UpstreamError::Connect { .. } | UpstreamError::ConnectTimeout { .. } => {
-                        FailReason::Connect
-                    }
+                    UpstreamError::Connect { .. }
+                    | UpstreamError::ConnectTimeout { .. }
+                    | UpstreamError::NoHealthyBackend => FailReason::Connect,
                     UpstreamError::Timeout { .. } => FailReason::Timeout,
                     UpstreamError::Protocol { .. } => FailReason::Reset,
                 });

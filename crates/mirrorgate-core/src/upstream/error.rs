@@ -36,6 +36,9 @@ pub enum UpstreamError {
         /// What went wrong.
         reason: String,
     },
+    /// Health checks or failures took every backend of the service out.
+    #[error("no healthy backend")]
+    NoHealthyBackend,
 }
 
 impl UpstreamError {
@@ -48,6 +51,7 @@ impl UpstreamError {
             UpstreamError::Connect { .. } | UpstreamError::Protocol { .. } => {
                 StatusCode::BAD_GATEWAY
             }
+            UpstreamError::NoHealthyBackend => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::Notify;
 
 use super::connector::ConnectError;
+use super::health::{ActiveHealth, BackendHealth, Change, PassiveHealth};
 use super::progress::ProgressBody;
 use super::{client_tls_config, BackendConnector, BackendUrl, Scheme, UpstreamError, UpstreamTls};
 use crate::metrics::ServiceMetrics;
@@ -47,21 +48,31 @@ pub struct PoolSettings {
     pub idle_timeout: Duration,
     /// Certificate verification for `https://` backends.
     pub tls: UpstreamTls,
+    /// Active health checks, if configured.
+    pub active_health: Option<ActiveHealth>,
+    /// Ejection after failed requests, if configured.
+    pub passive_health: Option<PassiveHealth>,
 }
 
 struct Backend {
     url: BackendUrl,
     client: Client<BackendConnector, Body>,
+    health: BackendHealth,
 }
+
+/// Largest health check answer read (the rest is dropped).
+const MAX_CHECK_BODY: usize = 64 * 1024;
 
 /// Round-robin over a service's primary backends.
 pub struct UpstreamPool {
     backends: Vec<Backend>,
     next: AtomicUsize,
     request_timeout: Duration,
-    /// Where connect failures are counted (primary pools only; mirrors
-    /// count theirs in their own counters).
+    /// Where connect failures and health are counted (primary pools
+    /// only; mirrors count theirs in their own counters).
     metrics: Option<ServiceMetrics>,
+    active: Option<ActiveHealth>,
+    passive: Option<PassiveHealth>,
 }
 
 impl UpstreamPool {
@@ -95,6 +106,7 @@ impl UpstreamPool {
                 Ok(Backend {
                     url: url.clone(),
                     client: builder.build(connector),
+                    health: BackendHealth::default(),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -103,13 +115,34 @@ impl UpstreamPool {
             next: AtomicUsize::new(0),
             request_timeout: settings.request_timeout,
             metrics: None,
+            active: settings.active_health.clone(),
+            passive: settings.passive_health,
         })
     }
 
-    /// Counts this pool's connect failures in `metrics`.
-    pub fn with_metrics(mut self, metrics: ServiceMetrics) -> Self {
-        self.metrics = Some(metrics);
-        self
+    /// Counts this pool's connect failures and backend health in
+    /// `metrics`.
+    pub fn with_metrics(self, metrics: ServiceMetrics) -> Self {
+        for index in 0..self.backends.len() {
+            metrics.set_healthy(index, true);
+        }
+        UpstreamPool {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
+
+    /// Logs and counts a backend going out of or back into rotation.
+    fn report(&self, index: usize, change: Change) {
+        let backend = &self.backends[index].url;
+        match change {
+            Change::Same => return,
+            Change::Down => tracing::warn!(%backend, "backend taken out of rotation (health)"),
+            Change::Up => tracing::info!(%backend, "backend back in rotation (health)"),
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.set_healthy(index, change == Change::Up);
+        }
     }
 
     /// Sends `req` (whose URI carries the client's authority and the path)
@@ -124,22 +157,39 @@ impl UpstreamPool {
     ) -> Result<(Response<Incoming>, usize), UpstreamError> {
         let n = self.backends.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        if self.passive.is_some() {
+            for (index, backend) in self.backends.iter().enumerate() {
+                self.report(index, backend.health.expire_ejection());
+            }
+        }
+        let mut candidates = (0..n)
+            .map(|attempt| (start + attempt) % n)
+            .filter(|&index| self.backends[index].health.available())
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(UpstreamError::NoHealthyBackend);
+        }
         let (parts, body) = req.into_parts();
         // Keep a copy of the head only when a retry is possible at all:
         // cloning headers for every request of a one-backend pool is waste.
         let replayable =
             (n > 1 && is_idempotent(&parts.method) && body.is_end_stream()).then(|| parts.clone());
         let mut first = Some(Request::from_parts(parts, body));
-        let mut last_error = None;
-        for attempt in 0..n {
-            let index = (start + attempt) % n;
+        while let Some(index) = candidates.next() {
             let backend = &self.backends[index];
             let request = match (first.take(), &replayable) {
                 (Some(request), _) => request,
                 (None, Some(parts)) => Request::from_parts(parts.clone(), crate::body::empty()),
-                (None, None) => break,
+                (None, None) => unreachable!("a retry needs a replayable head"),
             };
             let result = self.send_to(backend, request).await;
+            match (&result, &self.passive) {
+                (Ok(_), Some(_)) => backend.health.request_succeeded(),
+                (Err(_), Some(passive)) => {
+                    self.report(index, backend.health.request_failed(passive))
+                }
+                _ => {}
+            }
             if let (Err(e), Some(metrics)) = (&result, &self.metrics) {
                 if e.never_reached_backend() {
                     metrics.connect_failed(index);
@@ -147,14 +197,17 @@ impl UpstreamPool {
             }
             match result {
                 Ok(response) => return Ok((response, index)),
-                Err(e) if e.never_reached_backend() && replayable.is_some() && attempt + 1 < n => {
+                Err(e)
+                    if e.never_reached_backend()
+                        && replayable.is_some()
+                        && candidates.peek().is_some() =>
+                {
                     tracing::warn!(backend = %backend.url, error = %e, "backend unreachable, retrying on the next one");
-                    last_error = Some(e);
                 }
                 Err(e) => return Err(e),
             }
         }
-        Err(last_error.expect("the loop runs at least once and stores its error"))
+        unreachable!("the last candidate returns")
     }
 
     /// Sends one request. The request timeout is an idle limit: it starts
@@ -198,15 +251,65 @@ impl UpstreamPool {
         self.backends.iter().map(|b| &b.url)
     }
 
-    /// Whether at least one backend takes traffic. (Every backend does
-    /// until health checking marks one down.)
+    /// Whether at least one backend takes traffic.
     pub fn any_healthy(&self) -> bool {
-        !self.backends.is_empty()
+        self.backends.iter().any(|b| b.health.available())
+    }
+
+    /// Runs the active health checks, if configured, until the task is
+    /// dropped: every backend once per interval, concurrently.
+    pub async fn run_health_checks(&self) {
+        let Some(active) = &self.active else { return };
+        let mut tick = tokio::time::interval(active.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let checks = self
+                .backends
+                .iter()
+                .enumerate()
+                .map(|(index, backend)| async move {
+                    let passed = check(backend, active).await;
+                    self.report(index, backend.health.check_result(passed, active));
+                });
+            futures_util::future::join_all(checks).await;
+        }
     }
 
     /// Backend `index`'s URL.
     pub fn backend_url(&self, index: usize) -> Option<&BackendUrl> {
         self.backends.get(index).map(|b| &b.url)
+    }
+}
+
+/// One health check: `GET path` answered with an expected status within
+/// the timeout.
+async fn check(backend: &Backend, active: &ActiveHealth) -> bool {
+    let scheme = match backend.url.scheme {
+        Scheme::Http => "http",
+        Scheme::Https => "https",
+    };
+    let host = active
+        .host
+        .clone()
+        .unwrap_or_else(|| backend.url.authority());
+    let Ok(request) = Request::get(format!("{scheme}://{host}{}", active.path))
+        .header(http::header::USER_AGENT, "mirrorgate-health-check")
+        .body(crate::body::empty())
+    else {
+        return false;
+    };
+    let answer = async {
+        let response = backend.client.request(request).await.ok()?;
+        let status = response.status().as_u16();
+        // Read the (small) body so an HTTP/1.1 connection can be reused.
+        let body = http_body_util::Limited::new(response.into_body(), MAX_CHECK_BODY);
+        let _ = http_body_util::BodyExt::collect(body).await;
+        Some(status)
+    };
+    match tokio::time::timeout(active.timeout, answer).await {
+        Ok(Some(status)) => active.expected_status.contains(&status),
+        _ => false,
     }
 }
 

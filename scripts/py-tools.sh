@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Prints the path of a Python interpreter that has the project's Python test
+# tools, and nothing else on stdout (progress and errors go to stderr):
+#
+#   python="$(scripts/py-tools.sh)"
+#
+# The tools live in a virtual environment under target/py-tools/, made once
+# with Debian's /usr/bin/python3 (not whatever python3 is first on PATH)
+# and reused: a second run only checks that it is complete. Nothing is
+# installed system-wide. The venv is made under a lock (flock) and marked
+# complete last, so concurrent callers never see a half-made one.
+#
+# Tools (pinned; bump here):
+#   dockerfile-parse   parses deploy/Dockerfile (tests/tests/deploy_files.rs)
+#   prometheus-client  parses /metrics (tests/tests/e2e_metrics.rs)
+set -euo pipefail
+shopt -s inherit_errexit
+
+exec 3>&1 1>&2 # stdout is for the path only
+
+packages=(dockerfile-parse==2.0.1 prometheus-client==0.21.1)
+# Every module the tools provide, imported to check the venv.
+modules=(dockerfile_parse prometheus_client)
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+venv="$repo/target/py-tools"
+python=/usr/bin/python3
+# What the venv was made from: a change of packages remakes it.
+stamp="$venv/.made-with"
+want="$(printf '%s\n' "${packages[@]}")"
+
+log() { echo "py-tools: $*" >&2; }
+die() {
+    echo "py-tools: error: $*" >&2
+    exit 1
+}
+ready() {
+    [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+        "$venv/bin/python" -c "import $(IFS=,; echo "${modules[*]}")" 2>/dev/null
+}
+found() {
+    echo "$venv/bin/python" >&3
+    exit 0
+}
+
+ready && found
+
+[ -x "$python" ] || die "$python not found: install Debian's python3 (scripts/install-test-deps.sh does)"
+"$python" -c 'import venv, ensurepip' 2>/dev/null ||
+    die "$python cannot make virtual environments: install python3-venv (scripts/install-test-deps.sh does)"
+command -v flock >/dev/null || die "flock not found (package util-linux)"
+
+mkdir -p "$repo/target"
+exec 9>"$repo/target/.py-tools.lock"
+if ! flock -n 9; then
+    log "waiting for another py-tools.sh run to finish"
+    flock -w 600 9 || die "timed out waiting for the lock $repo/target/.py-tools.lock"
+fi
+ready && found # made by that other run
+
+log "making $venv with $("$python" --version) and ${packages[*]}"
+rm -rf "$venv"
+"$python" -m venv "$venv" || die "python3 -m venv $venv failed (see above)"
+if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${packages[@]}"; then
+    rm -rf "$venv"
+    die "pip could not install ${packages[*]} from PyPI (see above). With no access to PyPI,
+install them by hand into $venv from wheels you have:
+    $python -m venv $venv && $venv/bin/python -m pip install --no-index --find-links DIR ${packages[*]}
+    printf '%s\\n' ${packages[*]} > $stamp"
+fi
+echo "$want" >"$stamp" # complete: marked last
+ready || die "$venv was made but cannot import ${modules[*]}"
+found
