@@ -146,3 +146,40 @@ fn no_arguments_serves_the_embedded_default_over_http3_on_8443() {
         mirrorgate.logs()
     );
 }
+
+#[test]
+fn every_example_config_passes_check() {
+    let root = mirrorgate_tests::proxy::workspace_root();
+    for name in ["default", "dev", "seed-demo"] {
+        let path = root.join(format!("config/{name}.toml"));
+        let (code, out, err) = run_to_end(&["check", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {out}{err}");
+    }
+    // production.toml names certificates under /etc/mirrorgate/tls/:
+    // check it with generated ones in their place.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root.join("config/production.toml")).unwrap();
+    let text = text.replace(
+        "/etc/mirrorgate/tls/",
+        &format!("{}/", dir.path().display()),
+    );
+    for (stem, name) in [
+        ("example.com", "example.com"),
+        ("wildcard.example.com", "*.example.com"),
+        ("internal-ca", "internal-ca.test"),
+    ] {
+        let pem = mirrorgate_tests::pki::write_self_signed(dir.path(), name);
+        let file_stem = name.replace('*', "wild");
+        std::fs::write(dir.path().join(format!("{stem}.fullchain.pem")), &pem).unwrap();
+        std::fs::write(dir.path().join(format!("{stem}.pem")), &pem).unwrap();
+        std::fs::copy(
+            dir.path().join(format!("{file_stem}.key")),
+            dir.path().join(format!("{stem}.key.pem")),
+        )
+        .unwrap();
+    }
+    let config = dir.path().join("production.toml");
+    std::fs::write(&config, text).unwrap();
+    let (code, out, err) = run_to_end(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "production.toml: {out}{err}");
+}

@@ -376,3 +376,60 @@ fn passive_health_ejects_a_backend_after_failed_requests() {
     );
     assert!(proxy.logs().contains("backend taken out of rotation"));
 }
+
+#[test]
+fn certificates_reload_on_sighup_for_new_handshakes_over_each_protocol() {
+    let backend = Backend::start("app");
+    let dir = tempfile::tempdir().unwrap();
+    let old_pem = mirrorgate_tests::pki::write_self_signed(dir.path(), "alpha.test");
+    std::fs::write(dir.path().join("old-ca.pem"), &old_pem).unwrap();
+    let proxy = Proxy::start_in(
+        dir,
+        &format!(
+            "[[tls.certificates]]\ncert = \"alpha.test.pem\"\nkey = \"alpha.test.key\"\n\n{}",
+            app_service(&[&backend.url()], "")
+        ),
+    );
+    let resolve = format!("alpha.test:{}:127.0.0.1", proxy.https_port);
+    let url = format!("https://alpha.test:{}/", proxy.https_port);
+    let verified_by = |ca: &str| -> Vec<i32> {
+        let ca = proxy.dir.path().join(ca);
+        ALL.into_iter()
+            .map(|proto| {
+                curl(
+                    proto,
+                    &url,
+                    &["--resolve", &resolve, "--cacert", ca.to_str().unwrap()],
+                )
+                .exit
+            })
+            .collect()
+    };
+    assert_eq!(verified_by("old-ca.pem"), [0, 0, 0]);
+
+    // A new certificate and key in the same files, then SIGHUP.
+    mirrorgate_tests::pki::write_self_signed(proxy.dir.path(), "alpha.test");
+    proxy.signal("HUP");
+    proxy.wait_for_log("config reloaded", 1, Duration::from_secs(10));
+    assert_eq!(verified_by("alpha.test.pem"), [0, 0, 0], "{}", proxy.logs());
+    // 60: CURLE_PEER_FAILED_VERIFICATION, the old certificate is gone.
+    assert_eq!(verified_by("old-ca.pem"), [60, 60, 60]);
+}
+
+#[test]
+fn a_watched_config_file_reloads_when_it_changes() {
+    let (blue, green) = (Backend::start("blue"), Backend::start("green"));
+    let proxy = Proxy::start(&format!(
+        "[reload]\nwatch = true\nwatch_interval = \"100ms\"\n\n{}",
+        routed_to(&blue)
+    ));
+    let config = std::fs::read_to_string(proxy.config_path()).unwrap();
+    std::fs::write(
+        proxy.config_path(),
+        config.replace(&blue.url(), &green.url()),
+    )
+    .unwrap();
+    proxy.wait_for_log("config reloaded", 1, Duration::from_secs(10));
+    let reply = curl(Proto::H3, &proxy.https_url("/watched"), &["-k"]);
+    assert_eq!(reply.header("x-backend"), Some("green"));
+}
