@@ -101,13 +101,19 @@ impl Backend {
 
     /// Starts a backend that answers as `behaviour` says.
     pub fn start_with(name: &'static str, behaviour: Behaviour) -> Backend {
+        Backend::start_at(name, behaviour, "127.0.0.1:0")
+    }
+
+    /// [`Backend::start_with`] on a given address, e.g. the port of a
+    /// backend that was down (`dead_backend_url`) coming back.
+    pub fn start_at(name: &'static str, behaviour: Behaviour, addr: &str) -> Backend {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .block_on(tokio::net::TcpListener::bind(addr))
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));

@@ -352,6 +352,31 @@ fn active_health_checks_take_a_failing_backend_out_and_bring_it_back() {
 }
 
 #[test]
+fn active_health_checks_take_a_dead_backend_out_and_back_when_it_returns() {
+    let steady = Backend::start("steady");
+    let dead = mirrorgate_tests::faulty::dead_backend_url();
+    let proxy = Proxy::start(&app_service(
+        &[&steady.url(), &dead],
+        "[services.health_check]\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"1s\"",
+    ));
+    proxy.wait_for_log("backend taken out of rotation", 1, Duration::from_secs(10));
+    // GETs would be retried on the other backend anyway; POSTs are not,
+    // so each one shows the dead backend is out of rotation.
+    for _ in 0..6 {
+        let reply = curl(Proto::H2, &proxy.https_url("/post"), &["-k", "-d", "x"]);
+        assert_eq!(reply.status, 200, "{reply:?}\n{}", proxy.logs());
+    }
+    let back = Backend::start_at(
+        "back",
+        Behaviour::default(),
+        dead.trim_start_matches("http://"),
+    );
+    proxy.wait_for_log("backend back in rotation", 1, Duration::from_secs(10));
+    assert!(answered_by(&proxy, 4).contains(&"back".to_string()));
+    assert!(back.health_checks() >= 2);
+}
+
+#[test]
 fn passive_health_ejects_a_backend_after_failed_requests() {
     let steady = Backend::start("steady");
     let dead = mirrorgate_tests::faulty::dead_backend_url();
