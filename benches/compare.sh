@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# mirrorgate against the direct origin and nginx, in one run.
+#
+#   benches/compare.sh                # 8 s per row, about 6 minutes
+#   DURATION=4 benches/compare.sh     # a quicker look
+#
+# On loopback, one row after another: the proxy under test (mirrorgate or
+# nginx, one worker) pinned to core 0, the load generator and the origins
+# to core 1 (../shared/BENCHMARKING.md). The same origin (nginx `return
+# 200`) behind every proxy, the same ECDSA P-256 certificate in front.
+#
+# Rows: the origin alone; mirrorgate and nginx over HTTPS HTTP/1.1 (wrk),
+# HTTP/2 (h2load) and, mirrorgate only, HTTP/3 (oha; Debian's nginx has
+# none); mirroring at 10%, 100% and to a mirror answering after 1 s, for
+# both (nginx with its `mirror` directive); new TLS connections per second;
+# memory idle, under load and with 10,000 idle keep-alive connections.
+# Each row is compared with the reference row of its kind (see the "vs"
+# column). Writes benches/results/compare-DATE.md.
+#
+# Bounded: every row runs DURATION seconds; every process started here is
+# stopped by PID on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+DURATION="${DURATION:-8}"
+CONNECTIONS="${CONNECTIONS:-50}"
+IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
+
+bash scripts/install-bench-deps.sh
+bash scripts/apt-ensure.sh openssl:openssl
+OHA="$(bash scripts/oha.sh)"
+cargo build --release -p mirrorgate -p mirrorgate-benches >&2
+BIN="$PWD/target/release/mirrorgate"
+IDLE="$PWD/target/release/idle-conns"
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+# 10,000 idle connections need more descriptors than the usual 1024.
+ulimit -n "$(ulimit -Hn)"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ORIGIN=$(free_port) MIRROR_H2=$(free_port) MIRROR_H1=$(free_port) SLOW=$(free_port)
+PROXY=$(free_port) NGX=$(free_port)
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+
+# The origin and the mirrors: nginx `return 200`, on the load core.
+cat >"$work/origin.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $work/origin.pid;
+error_log $work/origin-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$ORIGIN; location / { return 200 "origin\n"; } }
+    server { listen 127.0.0.1:$MIRROR_H2 http2; location / { return 200 "mirror\n"; } }
+    server { listen 127.0.0.1:$MIRROR_H1; location / { return 200 "mirror\n"; } }
+}
+NGINX
+taskset -c 1 "$NGINX" -c "$work/origin.conf" -e "$work/origin-error.log" &
+pids+=($!)
+
+# A mirror answering every request after 1 s (one asyncio thread).
+cat >"$work/slow.py" <<'PY'
+import asyncio, sys
+
+async def serve(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            await asyncio.sleep(1)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nslow\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())
+PY
+taskset -c 1 python3 "$work/slow.py" "$SLOW" 2>/dev/null &
+pids+=($!)
+sleep 1
+
+# --- the proxies ------------------------------------------------------------
+
+mirrorgate_config() { # $1 = mirror block or empty
+    cat <<TOML
+[listen]
+https = ["127.0.0.1:$PROXY"]
+http3 = ["127.0.0.1:$PROXY"]
+
+[admin]
+enabled = false
+
+[[tls.certificates]]
+cert = "$work/cert.pem"
+key = "$work/key.pem"
+
+[[services]]
+name = "origin"
+backends = ["http://127.0.0.1:$ORIGIN"]
+$1
+
+[[routes]]
+service = "origin"
+TOML
+}
+mirrorgate_mirror() { # url percent protocol
+    printf '[[services.mirrors]]\nname = "m"\nbackends = ["%s"]\npercent = %s\nprotocol = "%s"\nmax_in_flight = 100\n' "$1" "$2" "$3"
+}
+
+nginx_config() { # $1 = mirror percent (empty: none), $2 = mirror upstream
+    local mirror="" split="" target=""
+    if [ -n "${1:-}" ]; then
+        # nginx mirrors every request it is told to; a split on the
+        # request id leaves 100-N% of the subrequests empty.
+        split="split_clients \$request_id \$mirrored { $1% \"yes\"; * \"\"; }"
+        mirror="mirror /_mirror; mirror_request_body on;"
+        target="location = /_mirror {
+            internal;
+            if (\$mirrored = \"\") { return 204; }
+            proxy_pass http://mirror\$request_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }"
+    fi
+    cat <<NGINX
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 20000; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    upstream origin { server 127.0.0.1:$ORIGIN; keepalive 64; }
+    upstream mirror { server ${2:-127.0.0.1:$MIRROR_H1}; keepalive 64; }
+    $split
+    server {
+        listen 127.0.0.1:$NGX ssl http2;
+        ssl_certificate $work/cert.pem;
+        ssl_certificate_key $work/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {
+            $mirror
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+        }
+        $target
+    }
+}
+NGINX
+}
+
+PROXY_PID=""
+start_mirrorgate() { # $1 = mirror block
+    mirrorgate_config "${1:-}" >"$work/mirrorgate.toml"
+    "$BIN" check --config "$work/mirrorgate.toml" >/dev/null
+    RUST_LOG=warn taskset -c 0 "$BIN" run --config "$work/mirrorgate.toml" 2>>"$work/mirrorgate.log" &
+    PROXY_PID=$!
+    pids+=("$PROXY_PID")
+    wait_for "https://127.0.0.1:$PROXY/"
+}
+start_nginx() { # $1 = mirror percent, $2 = mirror upstream
+    nginx_config "${1:-}" "${2:-}" >"$work/nginx.conf"
+    taskset -c 0 "$NGINX" -c "$work/nginx.conf" -e "$work/nginx-error.log" &
+    PROXY_PID=$!
+    pids+=("$PROXY_PID")
+    wait_for "https://127.0.0.1:$NGX/"
+}
+stop_proxy() {
+    kill "$PROXY_PID" 2>/dev/null || true
+    wait "$PROXY_PID" 2>/dev/null || true
+}
+wait_for() {
+    for _ in $(seq 100); do curl -sk -o /dev/null "$1" && return 0; sleep 0.05; done
+    echo "not answering: $1" >&2
+    exit 1
+}
+# RSS of a process and its children (nginx: master + worker), in KiB.
+rss_kib() { ps -o rss= --pid "$1" --ppid "$1" | awk '{ s += $1 } END { print s }'; }
+
+# --- load generators: each prints "req/s p50_us p99_us errors" ---------------
+
+to_us() { # wrk/oha latency like 1.23ms / 850.00us / 1.02s -> microseconds
+    awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
+}
+load_wrk() { # url [extra wrk args]
+    local url="$1"; shift
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d1s "$@" "$url" >/dev/null # warm up
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$work/wrk.out"
+    local rps p50 p99 non2xx errors
+    rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.out")
+    p50=$(to_us "$(awk '$1=="50%" {print $2}' "$work/wrk.out")")
+    p99=$(to_us "$(awk '$1=="99%" {print $2}' "$work/wrk.out")")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.out")
+    errors=$(awk '/Socket errors/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i; print n }' "$work/wrk.out")
+    echo "$rps $p50 $p99 $(( ${non2xx:-0} + ${errors:-0} ))"
+}
+load_h2load() { # url: 10 connections x 10 streams
+    taskset -c 1 h2load -c10 -m10 -t1 -D 1 "$1" >/dev/null # warm up
+    taskset -c 1 h2load -c10 -m10 -t1 -D "$DURATION" --log-file="$work/h2load.log" "$1" >"$work/h2load.out"
+    local rps failed
+    rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i-1) }' "$work/h2load.out")
+    # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
+    failed=$(awk '/^requests:/ { print $10 + $12 }' "$work/h2load.out")
+    # Column 3: microseconds until the end of the response.
+    read -r p50 p99 < <(cut -f3 "$work/h2load.log" | sort -n | awk '{ v[NR] = $1 } END { print v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1] }')
+    echo "$rps $p50 $p99 $failed"
+}
+load_oha() { # url: HTTP/3
+    taskset -c 1 "$OHA" --insecure --http-version 3 -c "$CONNECTIONS" -z "${DURATION}s" --no-tui \
+        --output-format json "$1" >"$work/oha.json" 2>"$work/oha.err" || true
+    python3 - "$work/oha.json" "$DURATION" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+ok = sum(n for code, n in codes.items() if code.startswith("2"))
+errors = sum(r.get("errorDistribution", {}).values()) + sum(n for c, n in codes.items() if not c.startswith("2"))
+pct = r.get("latencyPercentiles", {})
+# oha's requestsPerSec divides by the time until its QUIC connections
+# closed (an idle timeout after the load): count answers over the load.
+print(f"{ok / float(sys.argv[2]):.2f} {pct.get('p50', 0) * 1e6:.0f} {pct.get('p99', 0) * 1e6:.0f} {errors}")
+PY
+}
+
+# --- rows ---------------------------------------------------------------------
+
+ROWS=()
+declare -A RESULT REF
+row() { # name reference-row "rps p50 p99 errors"
+    ROWS+=("$1"); REF[$1]="$2"; RESULT[$1]="$3"
+    echo "$1: $3" >&2
+}
+
+row "origin alone (HTTP/1.1, plain)" "" "$(load_wrk "http://127.0.0.1:$ORIGIN/")"
+
+start_nginx
+row "nginx HTTPS HTTP/1.1" "" "$(load_wrk "https://127.0.0.1:$NGX/")"
+row "nginx HTTPS HTTP/2" "" "$(load_h2load "https://127.0.0.1:$NGX/")"
+row "nginx new TLS connections" "" "$(load_wrk "https://127.0.0.1:$NGX/" -H "Connection: close")"
+NGINX_IDLE_RSS=$(rss_kib "$PROXY_PID")
+stop_proxy
+
+start_mirrorgate
+MG_IDLE_RSS=$(rss_kib "$PROXY_PID")
+row "mirrorgate HTTPS HTTP/1.1" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+( peak=0; while kill -0 "$PROXY_PID" 2>/dev/null; do r=$(rss_kib "$PROXY_PID"); [ "${r:-0}" -gt "$peak" ] && peak=$r && echo "$peak" >"$work/peak"; sleep 0.5; done ) &
+sampler=$!
+row "mirrorgate HTTPS HTTP/2" "nginx HTTPS HTTP/2" "$(load_h2load "https://127.0.0.1:$PROXY/")"
+kill "$sampler" 2>/dev/null || true
+MG_LOAD_RSS=$(cat "$work/peak" 2>/dev/null || echo 0)
+row "mirrorgate HTTP/3" "mirrorgate HTTPS HTTP/2" "$(load_oha "https://127.0.0.1:$PROXY/")"
+row "mirrorgate new TLS connections" "nginx new TLS connections" "$(load_wrk "https://127.0.0.1:$PROXY/" -H "Connection: close")"
+stop_proxy
+
+# Mirroring: HTTPS HTTP/1.1 with wrk, against each proxy without it.
+start_mirrorgate "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)"
+row "mirrorgate mirroring 10%" "mirrorgate HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+stop_proxy
+start_mirrorgate "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 100 h2)"
+row "mirrorgate mirroring 100%" "mirrorgate HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+stop_proxy
+start_mirrorgate "$(mirrorgate_mirror "http://127.0.0.1:$SLOW" 100 http1)"
+row "mirrorgate mirroring 100% to a 1 s mirror" "mirrorgate HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+stop_proxy
+start_nginx 10
+row "nginx mirroring 10%" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$NGX/")"
+stop_proxy
+start_nginx 100
+row "nginx mirroring 100%" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$NGX/")"
+stop_proxy
+start_nginx 100 "127.0.0.1:$SLOW"
+row "nginx mirroring 100% to a 1 s mirror" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$NGX/")"
+stop_proxy
+
+# Memory with many idle keep-alive connections.
+idle_rss() { # proxy pid, port -> RSS while holding IDLE_CONNECTIONS open
+    taskset -c 1 "$IDLE" --addr "127.0.0.1:$2" --count "$IDLE_CONNECTIONS" --hold 600 --host localhost --path / \
+        >"$work/idle.out" 2>"$work/idle.err" &
+    local client=$!
+    for _ in $(seq 1200); do grep -q '^ready' "$work/idle.out" 2>/dev/null && break; kill -0 "$client" 2>/dev/null || break; sleep 0.1; done
+    grep -q '^ready' "$work/idle.out" || { cat "$work/idle.err" >&2; echo "idle-conns did not reach $IDLE_CONNECTIONS connections" >&2; exit 1; }
+    sleep 1
+    rss_kib "$1"
+    kill "$client" 2>/dev/null || true
+    wait "$client" 2>/dev/null || true
+}
+start_mirrorgate
+MG_IDLE_RSS=$(rss_kib "$PROXY_PID")
+MG_CONNS_RSS=$(idle_rss "$PROXY_PID" "$PROXY")
+stop_proxy
+start_nginx
+NGINX_IDLE_RSS=$(rss_kib "$PROXY_PID")
+NGINX_CONNS_RSS=$(idle_rss "$PROXY_PID" "$NGX")
+stop_proxy
+
+# --- the table ------------------------------------------------------------------
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a/b; else print "" }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+per_conn() { awk -v with="$1" -v idle="$2" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%.1f KiB", (with - idle) / n }'; }
+out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
+{
+    echo "# mirrorgate against the origin and nginx"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -r)."
+    echo "mirrorgate $("$BIN" --version | awk '{print $2}') (release), $("$NGINX" -v 2>&1 | sed 's/.*: //') (one worker), each on core 0;"
+    echo "load generators and origins on core 1; origin: nginx \`return 200\`; ${DURATION} s per row."
+    echo "HTTP/1.1: wrk -t1 -c$CONNECTIONS; HTTP/2: h2load -c10 -m10; HTTP/3: oha -c$CONNECTIONS ($("$OHA" --version));"
+    echo "new TLS connections: wrk with \`Connection: close\`; mirrors: nginx \`return 200\` (h2c for mirrorgate, HTTP/1.1 for nginx), slow mirror answers after 1 s."
+    echo
+    echo "| row | req/s | p50 | p99 | errors | req/s ratio | p99 ratio | vs |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for name in "${ROWS[@]}"; do
+        read -r rps p50 p99 errors <<<"${RESULT[$name]}"
+        ref="${REF[$name]}"
+        if [ -n "$ref" ]; then
+            read -r rrps _ rp99 _ <<<"${RESULT[$ref]}"
+            echo "| $name | $rps | $(ms "$p50") | $(ms "$p99") | $errors | $(ratio "$rps" "$rrps") | $(ratio "$p99" "$rp99") | $ref |"
+        else
+            echo "| $name | $rps | $(ms "$p50") | $(ms "$p99") | $errors | | | |"
+        fi
+    done
+    echo
+    echo "| memory (RSS) | mirrorgate | nginx (master + worker) |"
+    echo "|---|---|---|"
+    echo "| idle | $((MG_IDLE_RSS / 1024)) MiB | $((NGINX_IDLE_RSS / 1024)) MiB |"
+    echo "| peak under HTTP/2 load | $((MG_LOAD_RSS / 1024)) MiB | |"
+    echo "| with $IDLE_CONNECTIONS idle keep-alive TLS connections | $((MG_CONNS_RSS / 1024)) MiB | $((NGINX_CONNS_RSS / 1024)) MiB |"
+    echo "| per idle connection | $(per_conn "$MG_CONNS_RSS" "$MG_IDLE_RSS") | $(per_conn "$NGINX_CONNS_RSS" "$NGINX_IDLE_RSS") |"
+} >"$out"
+cat "$out"
+echo "written: $out" >&2
