@@ -19,89 +19,20 @@
 #
 # Bounded: every row runs DURATION seconds; every process started here is
 # stopped by PID on exit.
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-DURATION="${DURATION:-8}"
-CONNECTIONS="${CONNECTIONS:-50}"
 IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
-
-bash scripts/install-bench-deps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash scripts/apt-ensure.sh openssl:openssl
 OHA="$(bash scripts/oha.sh)"
 cargo build --release -p mirrorgate -p mirrorgate-benches >&2
-BIN="$PWD/target/release/mirrorgate"
 IDLE="$PWD/target/release/idle-conns"
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 # 10,000 idle connections need more descriptors than the usual 1024.
 ulimit -n "$(ulimit -Hn)"
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ORIGIN=$(free_port) MIRROR_H2=$(free_port) MIRROR_H1=$(free_port) SLOW=$(free_port)
+bench_start_origins
 PROXY=$(free_port) NGX=$(free_port)
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-
-# The origin and the mirrors: nginx `return 200`, on the load core.
-cat >"$work/origin.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $work/origin.pid;
-error_log $work/origin-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$ORIGIN; location / { return 200 "origin\n"; } }
-    server { listen 127.0.0.1:$MIRROR_H2 http2; location / { return 200 "mirror\n"; } }
-    server { listen 127.0.0.1:$MIRROR_H1; location / { return 200 "mirror\n"; } }
-}
-NGINX
-taskset -c 1 "$NGINX" -c "$work/origin.conf" -e "$work/origin-error.log" &
-pids+=($!)
-
-# A mirror answering every request after 1 s (one asyncio thread).
-cat >"$work/slow.py" <<'PY'
-import asyncio, sys
-
-async def serve(reader, writer):
-    try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
-            await asyncio.sleep(1)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nslow\n")
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-        pass
-    finally:
-        writer.close()
-
-async def main():
-    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
-    async with server:
-        await server.serve_forever()
-
-asyncio.run(main())
-PY
-taskset -c 1 python3 "$work/slow.py" "$SLOW" 2>/dev/null &
-pids+=($!)
-sleep 1
 
 # --- the proxies ------------------------------------------------------------
 
@@ -127,9 +58,6 @@ $1
 service = "origin"
 TOML
 }
-mirrorgate_mirror() { # url percent protocol
-    printf '[[services.mirrors]]\nname = "m"\nbackends = ["%s"]\npercent = %s\nprotocol = "%s"\nmax_in_flight = 100\n' "$1" "$2" "$3"
-}
 
 nginx_config() { # $1 = mirror percent (empty: none), $2 = mirror upstream
     local mirror="" split="" target=""
@@ -146,13 +74,8 @@ nginx_config() { # $1 = mirror percent (empty: none), $2 = mirror upstream
             proxy_set_header Connection \"\";
         }"
     fi
+    nginx_head nginx
     cat <<NGINX
-daemon off;
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 20000; }
 http {
     access_log off;
     keepalive_requests 1000000;
@@ -207,20 +130,11 @@ rss_kib() { ps -o rss= --pid "$1" --ppid "$1" | awk '{ s += $1 } END { print s }
 
 # --- load generators: each prints "req/s p50_us p99_us errors" ---------------
 
-to_us() { # wrk/oha latency like 1.23ms / 850.00us / 1.02s -> microseconds
-    awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
-}
 load_wrk() { # url [extra wrk args]
     local url="$1"; shift
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d1s "$@" "$url" >/dev/null # warm up
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$work/wrk.out"
-    local rps p50 p99 non2xx errors
-    rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.out")
-    p50=$(to_us "$(awk '$1=="50%" {print $2}' "$work/wrk.out")")
-    p99=$(to_us "$(awk '$1=="99%" {print $2}' "$work/wrk.out")")
-    non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.out")
-    errors=$(awk '/Socket errors/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i; print n }' "$work/wrk.out")
-    echo "$rps $p50 $p99 $(( ${non2xx:-0} + ${errors:-0} ))"
+    wrk_result "$work/wrk.out"
 }
 load_h2load() { # url: 10 connections x 10 streams
     taskset -c 1 h2load -c10 -m10 -t1 -D 1 "$1" >/dev/null # warm up
@@ -241,7 +155,9 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 codes = r.get("statusCodeDistribution", {})
 ok = sum(n for code, n in codes.items() if code.startswith("2"))
-errors = sum(r.get("errorDistribution", {}).values()) + sum(n for c, n in codes.items() if not c.startswith("2"))
+# Requests cut by the end of the run are not errors.
+errors = sum(n for e, n in r.get("errorDistribution", {}).items() if e != "aborted due to deadline")
+errors += sum(n for c, n in codes.items() if not c.startswith("2"))
 pct = r.get("latencyPercentiles", {})
 # oha's requestsPerSec divides by the time until its QUIC connections
 # closed (an idle timeout after the load): count answers over the load.
@@ -322,14 +238,13 @@ stop_proxy
 
 # --- the table ------------------------------------------------------------------
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a/b; else print "" }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 per_conn() { awk -v with="$1" -v idle="$2" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%.1f KiB", (with - idle) / n }'; }
 out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
 {
     echo "# mirrorgate against the origin and nginx"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -r)."
+    machine
     echo "mirrorgate $("$BIN" --version | awk '{print $2}') (release), $("$NGINX" -v 2>&1 | sed 's/.*: //') (one worker), each on core 0;"
     echo "load generators and origins on core 1; origin: nginx \`return 200\`; ${DURATION} s per row."
     echo "HTTP/1.1: wrk -t1 -c$CONNECTIONS; HTTP/2: h2load -c10 -m10; HTTP/3: oha -c$CONNECTIONS ($("$OHA" --version));"

@@ -31,6 +31,8 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 exec 3>&1 1>&2 # stdout is for the path only
+TOOL=oha.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tool-lib.sh"
 
 version=1.16.0
 features=http3
@@ -42,11 +44,6 @@ oha="$root/bin/oha"
 stamp="$root/.oha-made-with"
 want="oha $version --locked --features $features"
 
-log() { echo "oha.sh: $*" >&2; }
-die() {
-    echo "oha.sh: error: $*" >&2
-    exit 1
-}
 # `--help` lists --http-version even without HTTP/3; a build without the
 # feature has the message below in place of the HTTP/3 client.
 ready() {
@@ -55,24 +52,15 @@ ready() {
         grep -q -- '--http-version' <<<"$("$oha" --help 2>/dev/null)" &&
         ! grep -aqF 'has not been built with HTTP/3 support' "$oha"
 }
-found() {
-    echo "$oha" >&3
-    exit 0
-}
 
-ready && found
+ready && found "$oha"
 
 command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) to build oha"
 command -v cc >/dev/null || die "no C compiler (cc) found: oha's TLS (aws-lc-rs) and SQLite need one (Debian: build-essential)"
-command -v flock >/dev/null || die "flock not found (package util-linux)"
 
 mkdir -p "$root"
-exec 9>"$repo/target/.oha.lock"
-if ! flock -n 9; then
-    log "waiting for another oha.sh run to finish (a build takes about 8 minutes)"
-    flock -w 1800 9 || die "timed out waiting for the lock $repo/target/.oha.lock"
-fi
-ready && found # built by that other run
+take_lock "$repo/target/.oha.lock" 1800
+ready && found "$oha" # built by that other run
 
 log "building oha $version with --features $features into $root (about 8 minutes)"
 rm -f "$stamp"
@@ -90,4 +78,4 @@ rm -rf "$root/build"
 echo "$want" >"$stamp" # complete: marked last
 ready || die "$oha was built but is not oha $version with HTTP/3 (--http-version 3):
 $("$oha" --version 2>&1 || true)"
-found
+found "$oha"

@@ -17,6 +17,8 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 exec 3>&1 1>&2 # stdout is for the path only
+TOOL=py-tools
+source "$(dirname "${BASH_SOURCE[0]}")/tool-lib.sh"
 
 packages=(dockerfile-parse==2.0.1 prometheus-client==0.21.1)
 # Every module the tools provide, imported to check the venv.
@@ -29,34 +31,20 @@ python=/usr/bin/python3
 stamp="$venv/.made-with"
 want="$(printf '%s\n' "${packages[@]}")"
 
-log() { echo "py-tools: $*" >&2; }
-die() {
-    echo "py-tools: error: $*" >&2
-    exit 1
-}
 ready() {
     [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
         "$venv/bin/python" -c "import $(IFS=,; echo "${modules[*]}")" 2>/dev/null
 }
-found() {
-    echo "$venv/bin/python" >&3
-    exit 0
-}
 
-ready && found
+ready && found "$venv/bin/python"
 
 [ -x "$python" ] || die "$python not found: install Debian's python3 (scripts/install-test-deps.sh does)"
 "$python" -c 'import venv, ensurepip' 2>/dev/null ||
     die "$python cannot make virtual environments: install python3-venv (scripts/install-test-deps.sh does)"
-command -v flock >/dev/null || die "flock not found (package util-linux)"
 
 mkdir -p "$repo/target"
-exec 9>"$repo/target/.py-tools.lock"
-if ! flock -n 9; then
-    log "waiting for another py-tools.sh run to finish"
-    flock -w 600 9 || die "timed out waiting for the lock $repo/target/.py-tools.lock"
-fi
-ready && found # made by that other run
+take_lock "$repo/target/.py-tools.lock" 600
+ready && found "$venv/bin/python" # made by that other run
 
 log "making $venv with $("$python" --version) and ${packages[*]}"
 rm -rf "$venv"
@@ -70,4 +58,4 @@ install them by hand into $venv from wheels you have:
 fi
 echo "$want" >"$stamp" # complete: marked last
 ready || die "$venv was made but cannot import ${modules[*]}"
-found
+found "$venv/bin/python"

@@ -55,10 +55,8 @@ use clap::Parser;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{self, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use mirrorgate_core::upstream::{client_tls_config, UpstreamTls};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -138,7 +136,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     raise_fd_limit(args.count)?;
     check_local_ports(&args);
 
-    let connector = TlsConnector::from(Arc::new(tls_config()?));
+    let connector = TlsConnector::from(tls_config()?);
     let server_name = ServerName::try_from(args.host.clone())
         .map_err(|e| anyhow!("--host {:?} is not a valid TLS server name: {e}", args.host))?;
     let permits = Arc::new(Semaphore::new(args.concurrency));
@@ -411,66 +409,13 @@ fn check_local_ports(args: &Args) {
     }
 }
 
-/// rustls client config: ring, TLS 1.2 and 1.3, ALPN http/1.1, no
-/// certificate verification.
-fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
-    let provider = Arc::new(crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// Accepts any server certificate (signatures are still checked, so the
-/// handshake itself is real).
-#[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+/// rustls client config: mirrorgate's own for `insecure_skip_verify`
+/// backends (ring, TLS 1.2 and 1.3, signatures checked, certificate not),
+/// offering ALPN http/1.1.
+fn tls_config() -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let insecure = UpstreamTls {
+        ca_file: None,
+        insecure_skip_verify: true,
+    };
+    client_tls_config(&insecure, b"http/1.1").map_err(|e| anyhow!(e))
 }
