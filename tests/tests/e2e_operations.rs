@@ -458,3 +458,24 @@ fn a_watched_config_file_reloads_when_it_changes() {
     let reply = curl(Proto::H3, &proxy.https_url("/watched"), &["-k"]);
     assert_eq!(reply.header("x-backend"), Some("green"));
 }
+
+#[test]
+fn a_single_worker_thread_serves_every_protocol_mirrors_and_drains() {
+    let (primary, staging) = (Backend::start("primary"), Backend::start("staging"));
+    let mirror = format!(
+        "[[services.mirrors]]\nname = \"staging\"\nbackends = [\"{}\"]\npercent = 100",
+        staging.url()
+    );
+    let proxy = Proxy::start(&format!(
+        "[runtime]\nworker_threads = 1\n\n{}",
+        app_service(&[&primary.url()], &mirror)
+    ));
+    for proto in ALL {
+        let statuses = curl_many(proto, &proxy.https_url("/one-thread"), 5, &["-k"]);
+        assert_eq!(statuses, [200; 5], "{proto:?}\n{}", proxy.logs());
+    }
+    staging.wait_for_requests(15, Duration::from_secs(10));
+    proxy.signal("TERM");
+    let (code, logs) = proxy.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{logs}");
+}

@@ -123,6 +123,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("http2", differs(&old.http2, &new.http2)),
         ("http3", differs(&old.http3, &new.http3)),
         ("reload", differs(&old.reload, &new.reload)),
+        ("runtime", differs(&old.runtime, &new.runtime)),
         (
             "demo_backends",
             differs(&old.demo_backends, &new.demo_backends),

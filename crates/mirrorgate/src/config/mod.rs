@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 pub use listen::{DemoBackendConfig, Http1Config, Http2Config, Http3Config, ListenConfig};
-pub use operations::{AccessLogConfig, AdminConfig, ReloadConfig, ShutdownConfig};
+pub use operations::{AccessLogConfig, AdminConfig, ReloadConfig, RuntimeConfig, ShutdownConfig};
 pub use tls::TlsConfig;
 
 /// The embedded default: what `mirrorgate` with no arguments serves.
@@ -61,6 +61,9 @@ pub struct Config {
     /// Reloading on file change.
     #[serde(default)]
     pub reload: ReloadConfig,
+    /// Worker threads.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
 }
 
 /// A parsed config with where it came from, so later errors (a route

@@ -107,3 +107,22 @@ impl Default for ReloadConfig {
         }
     }
 }
+
+/// `[runtime]`: the async runtime.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Worker threads. Default: the cores this process may use (its CPU
+    /// affinity). 1 runs a single-threaded scheduler.
+    #[serde(default, deserialize_with = "workers")]
+    pub worker_threads: Option<usize>,
+}
+
+fn workers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "worker_threads must be at least 1 (leave it out for one per core)",
+        )),
+        n => Ok(Some(n)),
+    }
+}
