@@ -385,13 +385,10 @@ fn passive_health_ejects_a_backend_after_failed_requests() {
         "[services.passive_health]\nconsecutive_failures = 2\neject_for = \"60s\"",
     ));
     // POSTs are never retried on another backend: until the dead one is
-    // ejected, every second request fails with 502. (HTTP/1.1: over
-    // HTTP/2 the 502 for an unread request body ends with RST_STREAM
-    // NO_ERROR, as RFC 9113 §8.1 allows, which curl 7.88 reports as a
-    // framing error.)
+    // ejected, every second request fails with 502.
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        statuses.push(curl(Proto::H1, &proxy.https_url("/post"), &["-k", "-d", "x"]).status);
+        statuses.push(curl(Proto::H2, &proxy.https_url("/post"), &["-k", "-d", "x"]).status);
     }
     let failed = statuses.iter().filter(|s| **s == 502).count();
     assert_eq!(failed, 2, "{statuses:?}\n{}", proxy.logs());

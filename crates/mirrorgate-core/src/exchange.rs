@@ -2,16 +2,15 @@
 //! it: what is known when the response head goes out, completed when its
 //! body ends (or the client goes away).
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::Body as _;
 
 use crate::access_log::{AccessLog, AccessRecord};
+use crate::body::{BodyWatcher, Polled, Watched};
 use crate::metrics::{GaugeGuard, ServiceMetrics};
-use crate::{Body, BoxError, Protocol};
+use crate::{Body, Protocol};
 
 /// An exchange whose response head is decided; finished by
 /// [`ObservedBody`].
@@ -43,22 +42,26 @@ impl Exchange {
 
 /// A response body that counts its bytes and finishes its [`Exchange`]
 /// at its end, on an error, or when dropped early (client gone).
-pub struct ObservedBody {
-    inner: Body,
+pub type ObservedBody = Watched<Observer>;
+
+/// Wraps a response body for its exchange.
+pub fn observed(inner: Body, exchange: Exchange) -> ObservedBody {
+    Watched::new(
+        inner,
+        Observer {
+            bytes: 0,
+            exchange: Some(exchange),
+        },
+    )
+}
+
+/// Counts a response body's bytes and finishes its exchange once.
+pub struct Observer {
     bytes: u64,
     exchange: Option<Exchange>,
 }
 
-impl ObservedBody {
-    /// Wraps `inner`.
-    pub fn new(inner: Body, exchange: Exchange) -> Self {
-        ObservedBody {
-            inner,
-            bytes: 0,
-            exchange: Some(exchange),
-        }
-    }
-
+impl Observer {
     fn finish(&mut self, complete: bool) {
         if let Some(exchange) = self.exchange.take() {
             exchange.finish(self.bytes, complete);
@@ -66,45 +69,25 @@ impl ObservedBody {
     }
 }
 
-impl HttpBody for ObservedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
+impl BodyWatcher for Observer {
+    fn polled(&mut self, polled: &Polled, ended: bool) {
+        match polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    this.bytes += data.len() as u64;
+                    self.bytes += data.len() as u64;
                 }
-                if this.inner.is_end_stream() {
-                    this.finish(true);
+                if ended {
+                    self.finish(true);
                 }
             }
-            Poll::Ready(Some(Err(_))) => this.finish(false),
-            Poll::Ready(None) => this.finish(true),
+            Poll::Ready(Some(Err(_))) => self.finish(false),
+            Poll::Ready(None) => self.finish(true),
             Poll::Pending => {}
         }
-        polled
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for ObservedBody {
-    fn drop(&mut self) {
+    fn dropped(&mut self, inner: &mut Body) {
         // An empty body that is never polled (e.g. HEAD, 204) ended fine.
-        let complete = self.inner.is_end_stream();
-        self.finish(complete);
+        self.finish(inner.is_end_stream());
     }
 }

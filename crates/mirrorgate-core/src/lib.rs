@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod proxy;
 pub mod router;
+pub mod unread_body;
 pub mod upstream;
 
 pub use body::{Body, BoxError};

@@ -18,11 +18,14 @@ use http::{HeaderValue, Request, Response, Uri, Version};
 
 use crate::access_log::{AccessLog, AccessRecord};
 use crate::error_response::ProxyError;
-use crate::exchange::{Exchange, ObservedBody};
+use crate::exchange::{observed, Exchange};
 use crate::headers::{set_forwarded, strip_hop_by_hop, ForwardedFacts};
 use crate::metrics::{Metrics, ServiceMetrics, NONE_LABEL};
 use crate::mirror::{self, MirrorStats, MirrorTarget};
+use http_body::Body as _;
+
 use crate::router::Router;
+use crate::unread_body;
 use crate::upstream::UpstreamPool;
 use crate::{body, Body, ConnInfo, Protocol, RequestHandler, ResponseFuture};
 
@@ -191,8 +194,18 @@ impl Proxy {
             .access_log
             .as_ref()
             .map(|log| (log.clone(), access_record(&req, conn)));
+        let (req, unread) = if req.body().is_end_stream() {
+            (req, None)
+        } else {
+            let (parts, body) = req.into_parts();
+            let (body, rest) = unread_body::recoverable(body);
+            (Request::from_parts(parts, body), Some(rest))
+        };
         let mut route = RouteTaken::default();
         let result = self.forward(req, conn, &mut route).await;
+        if let (true, Some(rest)) = (result.is_err(), unread) {
+            unread_body::drain(rest).await;
+        }
         let metrics = route
             .service
             .as_ref()
@@ -233,7 +246,7 @@ impl Proxy {
             log,
             in_flight,
         };
-        let response = response.map(|body| body::boxed(ObservedBody::new(body, exchange)));
+        let response = response.map(|body| body::boxed(observed(body, exchange)));
         self.filter_response(response, conn)
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::Request;
 use http_body::Body as _;
 
-use super::tee::TeeBody;
+use super::tee::tee;
 use super::MirrorTarget;
 use crate::Body;
 
@@ -36,7 +36,7 @@ pub fn dispatch(
         body
     } else {
         let declared_len = crate::headers::content_length(&parts.headers);
-        crate::body::boxed(TeeBody::new(body, sinks, declared_len))
+        crate::body::boxed(tee(body, sinks, declared_len))
     };
     (Request::from_parts(parts, body), started)
 }

@@ -6,15 +6,14 @@
 //! (the mirror gets nothing). The copy is delivered only when the body
 //! is complete, so a mirror never sees half a request.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::oneshot;
 
 use super::DropReason;
-use crate::{Body, BoxError};
+use crate::body::{BodyWatcher, Polled, Watched};
+use crate::Body;
 
 /// A whole body for a mirror, or why there is none.
 pub type BodyCopy = Result<Vec<Bytes>, DropReason>;
@@ -70,8 +69,22 @@ impl CopySink {
 }
 
 /// The primary's body with copies taken on the way.
-pub struct TeeBody {
-    inner: Body,
+pub type TeeBody = Watched<Tee>;
+
+/// Tees `inner`, which declared `declared_len` bytes, into `sinks`.
+pub fn tee(inner: Body, sinks: Vec<CopySink>, declared_len: Option<u64>) -> TeeBody {
+    Watched::new(
+        inner,
+        Tee {
+            sinks,
+            received: 0,
+            declared_len,
+        },
+    )
+}
+
+/// Feeds each data frame of the primary's body to the copies.
+pub struct Tee {
     sinks: Vec<CopySink>,
     received: u64,
     /// `Content-Length`: a sender stops polling a body once it has sent
@@ -81,17 +94,7 @@ pub struct TeeBody {
     declared_len: Option<u64>,
 }
 
-impl TeeBody {
-    /// Tees `inner`, which declared `declared_len` bytes, into `sinks`.
-    pub fn new(inner: Body, sinks: Vec<CopySink>, declared_len: Option<u64>) -> Self {
-        TeeBody {
-            inner,
-            sinks,
-            received: 0,
-            declared_len,
-        }
-    }
-
+impl Tee {
     fn complete_all(&mut self) {
         self.sinks.iter_mut().for_each(CopySink::complete);
     }
@@ -103,47 +106,32 @@ impl TeeBody {
     }
 }
 
-impl HttpBody for TeeBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
+impl BodyWatcher for Tee {
+    fn polled(&mut self, polled: &Polled, ended: bool) {
+        match polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    this.received += data.len() as u64;
-                    for sink in &mut this.sinks {
+                    self.received += data.len() as u64;
+                    for sink in &mut self.sinks {
                         sink.push(data);
                     }
                 }
-                if this.inner.is_end_stream() || this.declared_len == Some(this.received) {
-                    this.complete_all();
+                if ended || self.declared_len == Some(self.received) {
+                    self.complete_all();
                 }
             }
-            Poll::Ready(None) => this.complete_all(),
-            Poll::Ready(Some(Err(_))) => this.abandon_all(),
+            Poll::Ready(None) => self.complete_all(),
+            Poll::Ready(Some(Err(_))) => self.abandon_all(),
             Poll::Pending => {}
         }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::BoxError;
+    use http_body::Frame;
     use http_body_util::BodyExt;
 
     fn chunks(parts: &[&'static str]) -> Body {
@@ -160,7 +148,7 @@ mod tests {
     async fn copies_whole_bodies_and_gives_up_past_the_limit() {
         let (small, small_rx) = CopySink::new(100);
         let (tiny, tiny_rx) = CopySink::new(5);
-        let tee = TeeBody::new(
+        let tee = tee(
             chunks(&["hello ", "mirror ", "world"]),
             vec![small, tiny],
             None,
@@ -177,7 +165,7 @@ mod tests {
     #[tokio::test]
     async fn reaching_the_declared_length_completes_the_copy() {
         let (sink, rx) = CopySink::new(100);
-        let mut tee = TeeBody::new(
+        let mut tee = tee(
             chunks(&["12345", "67890", "never read"]),
             vec![sink],
             Some(10),
@@ -192,7 +180,7 @@ mod tests {
     #[tokio::test]
     async fn an_unfinished_body_is_abandoned() {
         let (sink, rx) = CopySink::new(100);
-        let mut tee = TeeBody::new(chunks(&["part", "rest"]), vec![sink], None);
+        let mut tee = tee(chunks(&["part", "rest"]), vec![sink], None);
         let _first = tee.frame().await;
         drop(tee);
         assert!(

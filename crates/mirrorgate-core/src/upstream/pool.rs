@@ -15,8 +15,9 @@ use tokio::sync::Notify;
 
 use super::connector::ConnectError;
 use super::health::{ActiveHealth, BackendHealth, Change, PassiveHealth};
-use super::progress::ProgressBody;
+use super::progress::Progress;
 use super::{client_tls_config, BackendConnector, BackendUrl, Scheme, UpstreamError, UpstreamTls};
+use crate::body::Watched;
 use crate::metrics::ServiceMetrics;
 use crate::Body;
 
@@ -224,7 +225,7 @@ impl UpstreamPool {
             if body.is_end_stream() {
                 body
             } else {
-                crate::body::boxed(ProgressBody::new(body, progress.clone()))
+                crate::body::boxed(Watched::new(body, Progress(progress.clone())))
             }
         });
         set_scheme(request.uri_mut(), backend.url.scheme);
