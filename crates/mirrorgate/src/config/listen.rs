@@ -66,7 +66,9 @@ pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::E
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http1Config {
-    /// Time for a request head to arrive. Default 10s.
+    /// Time for a request head to arrive, counted from when the
+    /// connection starts waiting for it: also the idle keep-alive limit.
+    /// Default 10s.
     #[serde(deserialize_with = "duration")]
     pub header_read_timeout: Duration,
     /// Largest request head, bytes. Default 64 KiB.
