@@ -3,6 +3,7 @@
 //! that must finish before the process exits.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -45,6 +46,23 @@ impl Lifecycle {
     pub fn stop(&self) {
         self.tracker.close();
         self.stopping.cancel();
+    }
+
+    /// Drives `connection` to its end; once stopping starts, calls
+    /// `graceful` on it first (hyper's `graceful_shutdown`: HTTP/2 sends
+    /// GOAWAY, HTTP/1.1 closes after the response in flight).
+    pub async fn serve_until_stopped<C: Future>(
+        &self,
+        mut connection: Pin<&mut C>,
+        graceful: impl FnOnce(Pin<&mut C>),
+    ) -> C::Output {
+        tokio::select! {
+            output = connection.as_mut() => output,
+            () = self.stopping() => {
+                graceful(connection.as_mut());
+                connection.await
+            }
+        }
     }
 
     /// Tracked tasks still running.

@@ -49,14 +49,9 @@ pub async fn serve_connection<I>(
         .keep_alive(true)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = lifecycle.stopping() => {
-            // Finish what is in flight, take nothing new, close when idle.
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
+    let result = lifecycle
+        .serve_until_stopped(connection, |c| c.graceful_shutdown())
+        .await;
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "HTTP/1.1 connection ended with an error");
     }

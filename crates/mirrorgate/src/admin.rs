@@ -1,9 +1,10 @@
 //! The admin listener: `/metrics` (Prometheus/OpenMetrics text),
-//! `/healthz` (the process answers) and `/readyz` (listeners bound, config
-//! loaded, every service has a healthy primary, not shutting down).
+//! `/healthz` (the process answers) and `/readyz` (every service has a
+//! healthy primary, not shutting down). The admin listener starts only
+//! after every listener is bound and a config is loaded, so answering at
+//! all says those two.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,8 +19,6 @@ use crate::live::Live;
 
 /// What `/readyz` looks at.
 pub struct Readiness {
-    /// Set once every listener is bound.
-    pub listening: AtomicBool,
     /// The current proxy, for backend health.
     pub live: Arc<Live>,
     /// Not ready once draining starts, so load balancers move away first.
@@ -32,9 +31,6 @@ impl Readiness {
         let mut problems = Vec::new();
         if self.lifecycle.is_stopping() {
             problems.push("shutting down".to_string());
-        }
-        if !self.listening.load(Ordering::Acquire) {
-            problems.push("listeners not bound yet".to_string());
         }
         for service in self.live.proxy().services() {
             if !service.pool.any_healthy() {

@@ -14,7 +14,6 @@ mod signals;
 mod state;
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,7 +133,6 @@ async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
         }
         tracing::info!(%addr, "listening: admin (/metrics, /healthz, /readyz)");
         let readiness = Arc::new(admin::Readiness {
-            listening: AtomicBool::new(true),
             live: live.clone(),
             lifecycle: lifecycle.clone(),
         });

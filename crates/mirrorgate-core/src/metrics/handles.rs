@@ -26,7 +26,7 @@ pub(super) fn protocol_index(protocol: Protocol) -> usize {
 }
 
 /// 1xx..5xx at 0..4; anything else counts as 5xx.
-fn class_index(status: StatusCode) -> usize {
+pub(crate) fn class_index(status: StatusCode) -> usize {
     (status.as_u16() / 100).clamp(1, 5) as usize - 1
 }
 
@@ -91,11 +91,6 @@ impl ServiceMetrics {
                 .map(|b| f.backend_healthy.get_or_create_owned(&backend_labels(b)))
                 .collect(),
         }
-    }
-
-    /// Handles not registered anywhere (unit tests, tools).
-    pub fn unregistered(backends: usize) -> Self {
-        super::Metrics::new().service(NONE_LABEL, &vec![String::new(); backends])
     }
 
     /// Counts a request.

@@ -17,6 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+pub(crate) use handles::class_index;
 pub use handles::{GaugeGuard, ServiceMetrics};
 use labels::{
     BackendLabels, HandshakeLabels, MirrorLabels, MirrorOutcomeLabels, ProtocolLabels,

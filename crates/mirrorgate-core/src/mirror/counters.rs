@@ -61,8 +61,7 @@ impl MirrorCounters {
 
     /// Counts an answered copy.
     pub fn completed(&self, status: http::StatusCode) {
-        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
-        self.completed[class].inc();
+        self.completed[crate::metrics::class_index(status)].inc();
     }
 
     /// Counts a failed copy.
