@@ -13,6 +13,8 @@
 # Tools (pinned; bump here):
 #   dockerfile-parse   parses deploy/Dockerfile (tests/tests/deploy_files.rs)
 #   prometheus-client  parses /metrics (tests/tests/e2e_metrics.rs)
+#   h2                 crafts raw HTTP/2 frames for the attack tests
+#   aioquic            crafts raw QUIC/HTTP/3 for the attack tests
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -20,9 +22,9 @@ exec 3>&1 1>&2 # stdout is for the path only
 TOOL=py-tools
 source "$(dirname "${BASH_SOURCE[0]}")/tool-lib.sh"
 
-packages=(dockerfile-parse==2.0.1 prometheus-client==0.21.1)
+packages=(dockerfile-parse==2.0.1 prometheus-client==0.21.1 h2==4.2.0 aioquic==1.2.0)
 # Every module the tools provide, imported to check the venv.
-modules=(dockerfile_parse prometheus_client)
+modules=(dockerfile_parse prometheus_client h2 aioquic)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 venv="$repo/target/py-tools"
