@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::{hyper_service, ConnInfo, Lifecycle, RequestHandler};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -37,9 +38,11 @@ pub async fn serve_connection<I>(
     handler: Arc<dyn RequestHandler>,
     settings: &Http2Settings,
     lifecycle: &Lifecycle,
+    metrics: &Metrics,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let _ = metrics; // limit hits are counted here (issue 7)
     let peer = conn.peer;
     let service = hyper_service(handler, conn);
     let connection = http2::Builder::new(TokioExecutor::new())

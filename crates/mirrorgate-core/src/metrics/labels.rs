@@ -61,3 +61,10 @@ pub(super) struct MirrorOutcomeLabels {
 pub(super) struct ReloadLabels {
     pub result: &'static str,
 }
+
+/// A protection limit and where it was hit.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct LimitLabels {
+    pub protocol: &'static str,
+    pub limit: &'static str,
+}

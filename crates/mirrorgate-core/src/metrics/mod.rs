@@ -20,7 +20,7 @@ use prometheus_client::registry::Registry;
 pub(crate) use handles::class_index;
 pub use handles::{GaugeGuard, ServiceMetrics};
 use labels::{
-    BackendLabels, HandshakeLabels, MirrorLabels, MirrorOutcomeLabels, ProtocolLabels,
+    BackendLabels, HandshakeLabels, LimitLabels, MirrorLabels, MirrorOutcomeLabels, ProtocolLabels,
     ReloadLabels, ResponseLabels, ServiceLabels,
 };
 
@@ -69,6 +69,7 @@ struct Families {
     mirror_failed: Family<MirrorOutcomeLabels, Counter>,
     mirror_dropped: Family<MirrorOutcomeLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
+    limit_hits: Family<LimitLabels, Counter>,
     access_log_dropped: Counter,
     /// Per protocol (see `handles::protocol_index`), resolved once: these
     /// move on every request or connection.
@@ -105,6 +106,7 @@ impl Metrics {
             mirror_failed: Family::default(),
             mirror_dropped: Family::default(),
             reloads: Family::default(),
+            limit_hits: Family::default(),
             access_log_dropped: Counter::default(),
             in_flight_by_protocol: Default::default(),
             open_by_protocol: Default::default(),
@@ -193,6 +195,11 @@ impl Metrics {
             f.mirror_dropped.clone(),
         );
         r.register(
+            "limit_hits",
+            "Requests or connections refused or cut because a protection limit was reached, by protocol (h1, h2, h3, or tcp/quic before one is known) and limit",
+            f.limit_hits.clone(),
+        );
+        r.register(
             "config_reloads",
             "Config reloads, by result",
             f.reloads.clone(),
@@ -244,6 +251,26 @@ impl Metrics {
             .handshake_failures
             .get_or_create(&HandshakeLabels { transport, reason })
             .inc();
+    }
+
+    /// Counts a protection limit being hit: `protocol` is `h1`, `h2`, `h3`,
+    /// or `tcp`/`quic` when no HTTP protocol is known yet; `limit` names the
+    /// config key (e.g. `max_connections`). The first hit of each limit is
+    /// logged as a warning; later ones only count, so an attack cannot
+    /// flood the log.
+    pub fn limit_hit(&self, protocol: &'static str, limit: &'static str) {
+        let before = self
+            .inner
+            .limit_hits
+            .get_or_create(&LimitLabels { protocol, limit })
+            .inc();
+        if before == 0 {
+            tracing::warn!(
+                protocol,
+                limit,
+                "limit reached (logged once per limit; mirrorgate_limit_hits_total counts every hit)"
+            );
+        }
     }
 
     /// Counts a config reload.

@@ -62,7 +62,15 @@ pub async fn serve_plain(listener: TcpListener, cx: TcpContext) {
         let cx = cx.clone();
         cx.lifecycle.clone().spawn(async move {
             let _open = cx.metrics.connection(Protocol::Http1);
-            mirrorgate_h1::serve_connection(stream, conn, cx.handler, &cx.h1, &cx.lifecycle).await
+            mirrorgate_h1::serve_connection(
+                stream,
+                conn,
+                cx.handler,
+                &cx.h1,
+                &cx.lifecycle,
+                &cx.metrics,
+            )
+            .await
         });
     }
 }
@@ -110,12 +118,26 @@ pub async fn serve_tls(
             let _open = cx.metrics.connection(protocol);
             match protocol {
                 Protocol::Http2 => {
-                    mirrorgate_h2::serve_connection(tls, conn, cx.handler, &cx.h2, &cx.lifecycle)
-                        .await
+                    mirrorgate_h2::serve_connection(
+                        tls,
+                        conn,
+                        cx.handler,
+                        &cx.h2,
+                        &cx.lifecycle,
+                        &cx.metrics,
+                    )
+                    .await
                 }
                 _ => {
-                    mirrorgate_h1::serve_connection(tls, conn, cx.handler, &cx.h1, &cx.lifecycle)
-                        .await
+                    mirrorgate_h1::serve_connection(
+                        tls,
+                        conn,
+                        cx.handler,
+                        &cx.h1,
+                        &cx.lifecycle,
+                        &cx.metrics,
+                    )
+                    .await
                 }
             }
         });
