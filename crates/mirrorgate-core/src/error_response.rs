@@ -3,6 +3,7 @@
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
 
+use crate::request_limits::BodyFault;
 use crate::upstream::UpstreamError;
 use crate::{body, Body};
 
@@ -20,6 +21,9 @@ pub enum ProxyError {
         /// The requested path.
         path: String,
     },
+    /// The request body broke a limit: too large (413) or stalled (408).
+    #[error(transparent)]
+    Body(BodyFault),
     /// The backend could not be reached or did not answer in time.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
@@ -31,6 +35,8 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ProxyError::Body(BodyFault::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::Body(BodyFault::ReadTimeout) => StatusCode::REQUEST_TIMEOUT,
             ProxyError::Upstream(e) => e.status(),
         }
     }
@@ -42,6 +48,12 @@ impl ProxyError {
         let text = match self {
             ProxyError::BadRequest(why) => format!("400 Bad Request: {why}\n"),
             ProxyError::NoRoute { .. } => "404 Not Found: no route for this host and path\n".into(),
+            ProxyError::Body(BodyFault::TooLarge) => {
+                "413 Content Too Large: the request body is larger than this route accepts\n".into()
+            }
+            ProxyError::Body(BodyFault::ReadTimeout) => {
+                "408 Request Timeout: the request body stopped arriving\n".into()
+            }
             ProxyError::Upstream(
                 UpstreamError::Connect { .. } | UpstreamError::Protocol { .. },
             ) => "502 Bad Gateway: the backend could not be reached or failed\n".into(),

@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod mirror;
 pub mod proxy;
+pub mod request_limits;
 pub mod router;
 pub mod unread_body;
 pub mod upstream;

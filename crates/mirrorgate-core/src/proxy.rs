@@ -24,6 +24,7 @@ use crate::metrics::{Metrics, ServiceMetrics, NONE_LABEL};
 use crate::mirror::{self, MirrorStats, MirrorTarget};
 use http_body::Body as _;
 
+use crate::request_limits::{self, BodyFault, BodyLimits, FaultCell};
 use crate::router::Router;
 use crate::unread_body;
 use crate::upstream::UpstreamPool;
@@ -39,6 +40,16 @@ pub struct Service {
     pub mirrors: Vec<Arc<MirrorTarget>>,
     /// Its request, response and backend metrics.
     pub metrics: ServiceMetrics,
+}
+
+/// Where a route leads: its service, and the limits it puts on request
+/// bodies.
+#[derive(Clone)]
+pub struct RouteTarget {
+    /// The service that serves the route.
+    pub service: Arc<Service>,
+    /// Size and stall limits for request bodies on this route.
+    pub body_limits: BodyLimits,
 }
 
 /// Proxy-wide behaviour.
@@ -105,7 +116,7 @@ pub struct Proxy {
 }
 
 struct ProxyInner {
-    router: Router<Arc<Service>>,
+    router: Router<RouteTarget>,
     settings: ProxySettings,
     metrics: Metrics,
     /// Counts requests no route matched.
@@ -126,7 +137,7 @@ impl Proxy {
     /// A proxy over a built route table, counting into `metrics` and
     /// logging each request to `access_log` when there is one.
     pub fn new(
-        router: Router<Arc<Service>>,
+        router: Router<RouteTarget>,
         settings: ProxySettings,
         metrics: Metrics,
         access_log: Option<AccessLog>,
@@ -160,6 +171,7 @@ impl Proxy {
         self.inner
             .router
             .targets()
+            .map(|target| &target.service)
             .filter(|service| seen.insert(Arc::as_ptr(service)))
             .cloned()
             .collect()
@@ -266,22 +278,43 @@ impl Proxy {
                 }
             }
         }
-        let service = self.select_service(&authority, &req)?;
+        let target = self.select_route(&authority, &req)?;
+        let service = target.service;
         route.service = Some(service.clone());
+        let limits = target.body_limits;
+        if let Some(fault) = request_limits::declared_fault(req.body(), &limits) {
+            return Err(self.body_fault(fault, conn));
+        }
+        let fault = FaultCell::default();
+        let req = req.map(|body| request_limits::guard(body, &limits, fault.clone()));
         let upstream_req = self.upstream_request(req, &authority, conn);
         let (upstream_req, mirrored) =
             mirror::dispatch(&service.mirrors, upstream_req, conn.peer.ip());
         route.mirrored = mirrored;
-        let (response, backend) = service.pool.send(upstream_req).await?;
+        let sent = service.pool.send(upstream_req).await;
+        // A body cut by its limits fails the forward: answer for the limit
+        // (413, 408), not with the 502 the failed forward would give.
+        if let Some(&fault) = fault.get() {
+            return Err(self.body_fault(fault, conn));
+        }
+        let (response, backend) = sent?;
         route.backend = Some(backend);
         Ok(response.map(body::boxed))
     }
 
-    fn select_service(
+    /// Counts a request body limit being hit and turns it into the answer.
+    fn body_fault(&self, fault: BodyFault, conn: &ConnInfo) -> ProxyError {
+        self.inner
+            .metrics
+            .limit_hit(conn.protocol.as_str(), fault.limit_key());
+        ProxyError::Body(fault)
+    }
+
+    fn select_route(
         &self,
         authority: &Authority,
         req: &Request<Body>,
-    ) -> Result<Arc<Service>, ProxyError> {
+    ) -> Result<RouteTarget, ProxyError> {
         self.inner
             .router
             .select(authority.as_str(), req.uri().path(), req.headers())

@@ -8,7 +8,8 @@ use super::{MirrorConfig, PlainHttp, ProxyConfig, RouteConfig, ServiceConfig};
 use crate::access_log::AccessLog;
 use crate::metrics::Metrics;
 use crate::mirror::{CopyRules, MirrorCounters, MirrorSettings, MirrorTarget, Sampler};
-use crate::proxy::{HttpsRedirect, ProxySettings, Service};
+use crate::proxy::{HttpsRedirect, ProxySettings, RouteTarget, Service};
+use crate::request_limits::BodyLimits;
 use crate::router::{Route, Router};
 use crate::upstream::{
     ActiveHealth, PassiveHealth, PoolSettings, UpstreamPool, UpstreamProtocol, UpstreamTls,
@@ -173,7 +174,15 @@ pub fn build_proxy(
             host: route.host.clone(),
             path_prefix: route.path_prefix.clone(),
             headers,
-            target,
+            target: RouteTarget {
+                service: target,
+                body_limits: BodyLimits {
+                    max_size: route
+                        .max_request_body_size
+                        .unwrap_or(proxy.max_request_body_size),
+                    read_timeout: proxy.body_read_timeout,
+                },
+            },
         });
     }
     let https_redirect = (proxy.plain_http == PlainHttp::Redirect).then(|| HttpsRedirect {

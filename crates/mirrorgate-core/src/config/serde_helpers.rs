@@ -45,3 +45,16 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
     Ok(value)
 }
+
+/// A size or count that must be at least 1.
+pub fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match u64::deserialize(d)? {
+        0 => Err(serde::de::Error::custom("must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// [`positive`], for an optional key.
+pub fn optional_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    positive(d).map(Some)
+}

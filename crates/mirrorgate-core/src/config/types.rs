@@ -8,8 +8,9 @@ use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::serde_helpers::{duration, from_str, vec_from_str};
+use super::serde_helpers::{duration, from_str, optional_positive, positive, vec_from_str};
 use crate::mirror::{MirrorHost, SampleKey};
+use crate::request_limits::BodyLimits;
 use crate::router::HostPattern;
 use crate::upstream::{BackendUrl, UpstreamProtocol};
 
@@ -33,6 +34,24 @@ pub struct ProxyConfig {
     /// Default `["/.well-known/acme-challenge/"]` (ACME HTTP-01).
     #[serde(default = "acme_challenge")]
     pub redirect_exempt_paths: Vec<String>,
+    /// Largest request body, in bytes, on routes that set none
+    /// (413 beyond it). Default 100 MiB.
+    #[serde(
+        default = "default_max_request_body_size",
+        deserialize_with = "positive"
+    )]
+    pub max_request_body_size: u64,
+    /// Longest a request body may stall between two reads (408 after it;
+    /// the slow-POST guard). Default 60s.
+    #[serde(default = "default_body_read_timeout", deserialize_with = "duration")]
+    pub body_read_timeout: Duration,
+}
+
+fn default_max_request_body_size() -> u64 {
+    BodyLimits::default().max_size
+}
+fn default_body_read_timeout() -> Duration {
+    BodyLimits::default().read_timeout
 }
 
 impl Default for ProxyConfig {
@@ -42,6 +61,8 @@ impl Default for ProxyConfig {
             plain_http: PlainHttp::default(),
             https_port: None,
             redirect_exempt_paths: acme_challenge(),
+            max_request_body_size: default_max_request_body_size(),
+            body_read_timeout: default_body_read_timeout(),
         }
     }
 }
@@ -336,6 +357,10 @@ pub struct RouteConfig {
     pub headers: BTreeMap<String, HeaderMatch>,
     /// The name of a `[[services]]` entry.
     pub service: Spanned<String>,
+    /// Largest request body on this route, in bytes (413 beyond it).
+    /// Default: `[proxy] max_request_body_size`.
+    #[serde(default, deserialize_with = "optional_positive")]
+    pub max_request_body_size: Option<u64>,
 }
 
 fn any_host() -> HostPattern {
