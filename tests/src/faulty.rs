@@ -1,8 +1,13 @@
 //! Backends that fail on purpose, each in one precise way, on 127.0.0.1.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
+
+mod stream_fault;
+
+pub use stream_fault::{StreamFault, StreamFaultServer};
 
 /// An address where nothing listens: connecting is refused.
 pub fn dead_backend_url() -> String {
@@ -27,7 +32,15 @@ pub enum RawMode {
     /// full: Linux drops further SYNs, so connecting times out, as with
     /// an overloaded or firewalled host, without leaving loopback.
     FullBacklog,
+    /// Read the request head, then answer `200` with a
+    /// `Content-Length` of 8 GiB and write body bytes as fast as the
+    /// socket takes them, until the peer goes away. The bytes written are
+    /// counted ([`RawServer::bytes_written`]).
+    Gigabytes,
 }
+
+/// The `Content-Length` [`RawMode::Gigabytes`] announces: 8 GiB.
+pub const GIGABYTES_ANNOUNCED: u64 = 8 << 30;
 
 /// A misbehaving server, stopped when dropped.
 pub struct RawServer {
@@ -38,6 +51,8 @@ pub struct RawServer {
     /// For [`RawMode::FullBacklog`]: the listener and the connection that
     /// fills its queue.
     _full: Option<(socket2::Socket, TcpStream)>,
+    /// Response bytes written (head and body), for [`RawMode::Gigabytes`].
+    written: Arc<AtomicU64>,
 }
 
 impl RawServer {
@@ -50,28 +65,39 @@ impl RawServer {
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let (stop, stopped) = mpsc::channel::<()>();
+        let written = Arc::new(AtomicU64::new(0));
+        let counter = written.clone();
         std::thread::spawn(move || {
             let mut held = Vec::new();
             // Ends when the RawServer is dropped (the sender goes away).
             while let Err(mpsc::TryRecvError::Empty) = stopped.try_recv() {
-                if let Ok((stream, _)) = listener.accept() {
-                    match mode {
-                        RawMode::ResetMidBody => {
-                            std::thread::spawn(move || reset_after_first_read(stream));
-                        }
-                        RawMode::Garbage => {
-                            std::thread::spawn(move || garbage_after_first_read(stream));
-                        }
-                        _ => held.push(stream),
+                let Ok((stream, _)) = listener.accept() else {
+                    // Nothing waiting: poll again soon. Connections that
+                    // are waiting are taken at once, so a burst of them
+                    // does not overflow the accept queue.
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                match mode {
+                    RawMode::ResetMidBody => {
+                        std::thread::spawn(move || reset_after_first_read(stream));
                     }
+                    RawMode::Garbage => {
+                        std::thread::spawn(move || garbage_after_first_read(stream));
+                    }
+                    RawMode::Gigabytes => {
+                        let counter = counter.clone();
+                        std::thread::spawn(move || gigabytes_after_first_read(stream, &counter));
+                    }
+                    RawMode::BlackHole | RawMode::FullBacklog => held.push(stream),
                 }
-                std::thread::sleep(Duration::from_millis(10));
             }
         });
         RawServer {
             addr,
             _stop: Some(stop),
             _full: None,
+            written,
         }
     }
 
@@ -96,12 +122,19 @@ impl RawServer {
             addr,
             _stop: None,
             _full: Some((socket, filler)),
+            written: Arc::default(),
         }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Response bytes the kernel took from it so far (all connections);
+    /// what a client read is at most this.
+    pub fn bytes_written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
     }
 }
 
@@ -126,4 +159,29 @@ fn reset_after_first_read(stream: TcpStream) {
     let socket = socket2::Socket::from(stream);
     let _ = socket.set_linger(Some(Duration::ZERO));
     drop(socket); // RST, not FIN
+}
+
+/// Answers one request with an 8 GiB body, written until the peer stops
+/// taking it (it closed or reset the connection). Blocking writes: the
+/// pace is the reader's.
+fn gigabytes_after_first_read(stream: TcpStream, written: &AtomicU64) {
+    use std::io::Write;
+    first_read(&stream);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {GIGABYTES_ANNOUNCED}\r\n\r\n"
+    );
+    if (&stream).write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    written.fetch_add(head.len() as u64, Ordering::SeqCst);
+    let chunk = [b'x'; 64 * 1024];
+    let mut left = GIGABYTES_ANNOUNCED;
+    while left > 0 {
+        let n = match (&stream).write(&chunk[..chunk.len().min(left as usize)]) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        written.fetch_add(n as u64, Ordering::SeqCst);
+        left -= n as u64;
+    }
 }

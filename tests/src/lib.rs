@@ -10,6 +10,7 @@ pub mod faulty;
 pub mod pki;
 pub mod prom;
 pub mod proxy;
+pub mod raw_http1;
 
 /// The values of header `name` (lowercase) in a recorded header list.
 pub fn header_values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {

@@ -1,5 +1,18 @@
 //! HTTP/1.1 listener: serves one accepted connection (plain or TLS) with
 //! hyper and hands every request to the core.
+//!
+//! hyper parses and enforces most of the request-head limits itself
+//! (size, field count, header read time; malformed framing is its `400`).
+//! This crate sets them ([`Http1Settings`]), adds what hyper has no knob
+//! for ([`checks`], [`first_frame`]), answers `408` where hyper would
+//! just drop the connection, and counts every limit hit.
+
+pub mod checks;
+pub mod first_frame;
+mod outcome;
+mod service;
+mod settings;
+pub mod watched_io;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,27 +20,15 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use mirrorgate_core::metrics::Metrics;
-use mirrorgate_core::{hyper_service, ConnInfo, Lifecycle, RequestHandler};
-use tokio::io::{AsyncRead, AsyncWrite};
+use mirrorgate_core::{ConnInfo, Lifecycle, RequestHandler};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-/// HTTP/1.1 connection limits.
-#[derive(Debug, Clone)]
-pub struct Http1Settings {
-    /// Time allowed for a request head to arrive (slowloris guard). hyper
-    /// only enforces it when given a timer, which [`serve_connection`] does.
-    pub header_read_timeout: Duration,
-    /// Largest request head buffered, in bytes.
-    pub max_header_bytes: usize,
-}
+pub use settings::Http1Settings;
 
-impl Default for Http1Settings {
-    fn default() -> Self {
-        Http1Settings {
-            header_read_timeout: Duration::from_secs(10),
-            max_header_bytes: 64 * 1024,
-        }
-    }
-}
+/// What a client cut off in the middle of a request head is told.
+const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
+content-type: text/plain\r\nconnection: close\r\ncontent-length: 61\r\n\r\n\
+408 Request Timeout: the request head did not arrive in time\n";
 
 /// Serves HTTP/1.1 on `io` until the client closes or an error ends the
 /// connection. Errors are per connection and only logged at debug level:
@@ -42,20 +43,44 @@ pub async fn serve_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let _ = metrics; // limit hits are counted here (issue 7)
     let peer = conn.peer;
-    let service = hyper_service(handler, conn);
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
-        .max_buf_size(settings.max_header_bytes.max(8192))
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    let result = lifecycle
-        .serve_until_stopped(connection, |c| c.graceful_shutdown())
-        .await;
-    if let Err(error) = result {
-        tracing::debug!(%peer, %error, "HTTP/1.1 connection ended with an error");
+    let service = service::service(handler, conn, settings, metrics);
+    let (io, returned) = watched_io::watch(io);
+    let result = {
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .max_header_size(settings.max_header_bytes)
+            // hyper needs at least 8 KiB of read buffer.
+            .max_buf_size(settings.max_header_bytes.max(8192))
+            .max_headers(settings.max_headers)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        lifecycle
+            .serve_until_stopped(connection, |c| c.graceful_shutdown())
+            .await
+        // The connection, and with it the socket, is dropped here.
+    };
+    let Err(error) = result else { return };
+    tracing::debug!(%peer, %error, "HTTP/1.1 connection ended with an error");
+    let Some((io, standing)) = returned.take() else {
+        return;
+    };
+    if let Some(limit) = outcome::limit_hit(&error, standing, settings) {
+        metrics.limit_hit("h1", limit);
     }
+    if error.is_timeout() && standing.mid_head() {
+        answer_and_close(io, REQUEST_TIMEOUT).await;
+    }
+}
+
+/// Writes `answer` and closes, giving a client that does not read at most
+/// a second: it is already over its time.
+async fn answer_and_close<I: AsyncWrite + Unpin>(mut io: I, answer: &[u8]) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        io.write_all(answer).await?;
+        io.shutdown().await
+    })
+    .await;
 }

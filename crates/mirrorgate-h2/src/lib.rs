@@ -1,5 +1,22 @@
 //! HTTP/2 listener: serves one TLS connection that negotiated `h2` with
 //! hyper and hands every stream to the core.
+//!
+//! Protocol attacks and where each is stopped:
+//! - Rapid Reset (CVE-2023-44487): h2's pending-accept reset limit
+//!   ([`Http2Settings::max_pending_accept_reset_streams`]) and, for resets
+//!   paced to arrive after the stream was accepted, `premature_reset`.
+//! - CONTINUATION flood (CVE-2024-27316) and HPACK bombs: h2, bounded by
+//!   [`Http2Settings::max_header_list_size`].
+//! - PING and SETTINGS floods: `control_frames`, watched in `watched_io`.
+//!
+//! Each closes the connection and counts one `limit_hit("h2", KEY)`.
+
+mod close_reason;
+mod control_frames;
+mod frame_scan;
+mod premature_reset;
+mod settings;
+mod watched_io;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,28 +27,15 @@ use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::{hyper_service, ConnInfo, Lifecycle, RequestHandler};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// HTTP/2 connection limits.
-#[derive(Debug, Clone)]
-pub struct Http2Settings {
-    /// Streams a client may have open at once.
-    pub max_concurrent_streams: u32,
-    /// Largest decoded header list accepted, in bytes.
-    pub max_header_list_size: u32,
-    /// Ping an idle connection this often to notice dead peers.
-    pub keep_alive_interval: Duration,
-}
+pub use settings::Http2Settings;
 
-impl Default for Http2Settings {
-    fn default() -> Self {
-        Http2Settings {
-            max_concurrent_streams: 100,
-            max_header_list_size: 16 * 1024,
-            keep_alive_interval: Duration::from_secs(30),
-        }
-    }
-}
+/// How long a connection closed for abuse may take to finish after its
+/// GOAWAY: its streams were cancelled by the client, so this is only for
+/// the GOAWAY to be written; a client that does not read is cut off.
+const ABUSE_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves HTTP/2 on `io` until the client closes or an error ends it.
+/// Serves HTTP/2 on `io` until the client closes, an error or a limit ends
+/// it, or shutdown drains it.
 pub async fn serve_connection<I>(
     io: I,
     conn: Arc<ConnInfo>,
@@ -42,20 +46,60 @@ pub async fn serve_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let _ = metrics; // limit hits are counted here (issue 7)
     let peer = conn.peer;
-    let service = hyper_service(handler, conn);
-    let connection = http2::Builder::new(TokioExecutor::new())
+    let resets = Arc::new(premature_reset::ResetTracker::new(
+        settings.max_premature_resets,
+    ));
+    let service = premature_reset::Tracked::new(hyper_service(handler, conn), resets.clone());
+    let observed = Arc::new(watched_io::Observed::default());
+    let io = watched_io::WatchedIo::new(io, settings.max_control_frames, observed.clone());
+    let connection = builder(settings).serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let served = {
+        let serve = lifecycle.serve_until_stopped(connection.as_mut(), |c| c.graceful_shutdown());
+        tokio::select! {
+            result = serve => Some(result),
+            () = resets.tripped() => None,
+        }
+    };
+    let result = match served {
+        Some(result) => result,
+        None => {
+            metrics.limit_hit("h2", "max_premature_resets");
+            tracing::debug!(%peer, "HTTP/2 client cancels most of its requests: closing (Rapid Reset)");
+            connection.as_mut().graceful_shutdown();
+            // On timeout the connection is dropped: the socket closes.
+            let _ = tokio::time::timeout(ABUSE_CLOSE_GRACE, connection.as_mut()).await;
+            return;
+        }
+    };
+    if let Some(limit) = close_reason::limit_of(&observed, result.as_ref().err()) {
+        metrics.limit_hit("h2", limit);
+    }
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "HTTP/2 connection ended with an error");
+    }
+}
+
+/// hyper's HTTP/2 server with every limit of `settings`.
+fn builder(settings: &Http2Settings) -> http2::Builder<TokioExecutor> {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(settings.max_concurrent_streams)
         .max_header_list_size(settings.max_header_list_size)
         .keep_alive_interval(settings.keep_alive_interval)
-        .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    let result = lifecycle
-        .serve_until_stopped(connection, |c| c.graceful_shutdown())
-        .await;
-    if let Err(error) = result {
-        tracing::debug!(%peer, %error, "HTTP/2 connection ended with an error");
-    }
+        .keep_alive_timeout(settings.keep_alive_timeout)
+        .max_pending_accept_reset_streams(settings.max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(settings.max_local_error_reset_streams)
+        .max_send_buf_size(settings.max_send_buf_size.min(u32::MAX as usize))
+        .initial_stream_window_size(window(settings.initial_stream_window_size))
+        .initial_connection_window_size(window(settings.initial_connection_window_size));
+    builder
+}
+
+/// A flow-control window HTTP/2 allows (RFC 9113 §6.9.2): h2 would send
+/// a larger one anyway and the client would fail the connection.
+fn window(size: u32) -> u32 {
+    size.clamp(65_535, (1 << 31) - 1)
 }

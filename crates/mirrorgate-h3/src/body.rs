@@ -9,7 +9,9 @@ use h3::server::RequestStream;
 use http_body::{Body, Frame, SizeHint};
 use mirrorgate_core::BoxError;
 
-type RecvStream = RequestStream<h3_quinn::RecvStream, Bytes>;
+use crate::limited::Limited;
+
+type RecvStream = RequestStream<Limited<h3_quinn::RecvStream>, Bytes>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

@@ -2,42 +2,17 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
+use h3::error::StreamError;
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
 use quinn::crypto::rustls::{HandshakeData, QuicServerConfig};
 use quinn::{IdleTimeout, TransportConfig, VarInt};
 
-/// QUIC and HTTP/3 limits. quinn's defaults leave the connection receive
-/// window unbounded and h3 leaves header sections unlimited; both are
-/// bounded here.
-#[derive(Debug, Clone)]
-pub struct Http3Settings {
-    /// Request streams a client may have open at once.
-    pub max_concurrent_streams: u32,
-    /// Flow-control window per stream, in bytes.
-    pub stream_receive_window: u32,
-    /// Flow-control window per connection, in bytes.
-    pub connection_receive_window: u32,
-    /// Close a connection idle for this long.
-    pub idle_timeout: Duration,
-    /// Largest request header section accepted, in bytes.
-    pub max_field_section_size: u64,
-}
-
-impl Default for Http3Settings {
-    fn default() -> Self {
-        Http3Settings {
-            max_concurrent_streams: 100,
-            stream_receive_window: 1024 * 1024,
-            connection_receive_window: 8 * 1024 * 1024,
-            idle_timeout: Duration::from_secs(30),
-            max_field_section_size: 16 * 1024,
-        }
-    }
-}
+use crate::admission::{Admission, Attempt, Decision, Ticket};
+use crate::limited::LimitedConnection;
+use crate::settings::Http3Settings;
 
 /// Binds a QUIC endpoint on `addr` with a TLS 1.3 / ALPN `h3` config.
 pub fn bind(
@@ -45,12 +20,12 @@ pub fn bind(
     tls: rustls::ServerConfig,
     settings: &Http3Settings,
 ) -> Result<quinn::Endpoint, String> {
+    settings.validate()?;
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| format!("QUIC TLS config: {e}"))?;
     let mut transport = TransportConfig::default();
     transport
         .max_concurrent_bidi_streams(VarInt::from_u32(settings.max_concurrent_streams))
-        // Clients open a control stream and two QPACK streams; a few spare.
-        .max_concurrent_uni_streams(VarInt::from_u32(8))
+        .max_concurrent_uni_streams(VarInt::from_u32(settings.max_concurrent_uni_streams))
         .stream_receive_window(VarInt::from_u32(settings.stream_receive_window))
         .receive_window(VarInt::from_u32(settings.connection_receive_window))
         .max_idle_timeout(Some(
@@ -76,9 +51,10 @@ pub struct Http3Context {
 }
 
 /// Accepts QUIC connections on `endpoint`, serving HTTP/3 on each, until
-/// the endpoint is closed or shutdown starts. On shutdown the endpoint
-/// refuses new connections and each connection sends GOAWAY and finishes
-/// its requests.
+/// the endpoint is closed or shutdown starts. Each attempt is first
+/// admitted (see [`crate::admission`]): refused over a cap, sent a Retry
+/// when the policy asks. On shutdown the endpoint refuses new connections
+/// and each connection sends GOAWAY and finishes its requests.
 pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
     let local = match endpoint.local_addr() {
         Ok(addr) => addr,
@@ -87,6 +63,7 @@ pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
             return;
         }
     };
+    let admission = Admission::new(context.settings.clone());
     loop {
         let incoming = tokio::select! {
             incoming = endpoint.accept() => incoming,
@@ -97,19 +74,107 @@ pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
             }
         };
         let Some(incoming) = incoming else { return };
-        let context = context.clone();
-        context.lifecycle.clone().spawn(async move {
-            let peer = incoming.remote_address();
-            match incoming.await {
-                Ok(connection) => serve_connection(connection, local, context).await,
-                Err(error) => {
-                    context.metrics.tls_handshake_failed("quic", "error");
-                    tracing::debug!(%peer, %error, "QUIC handshake failed")
-                }
+        let attempt = Attempt {
+            validated: incoming.remote_address_validated(),
+            may_retry: incoming.may_retry(),
+        };
+        let ticket = match admission.admit(incoming.remote_address().ip(), attempt) {
+            Ok(ticket) => ticket,
+            Err(decision) => {
+                turn_away(incoming, decision, &context.metrics);
+                continue;
             }
-        });
+        };
+        let context = context.clone();
+        context
+            .lifecycle
+            .clone()
+            .spawn(async move { handshake_and_serve(incoming, ticket, local, context).await });
     }
 }
+
+/// Answers an attempt that is not admitted: a Retry packet, or a refusal.
+/// Both are stateless and smaller than the client's padded Initial.
+fn turn_away(incoming: quinn::Incoming, decision: Decision, metrics: &Metrics) {
+    match decision {
+        Decision::Retry { limit } => {
+            if let Some(limit) = limit {
+                metrics.limit_hit("quic", limit);
+            }
+            if let Err(error) = incoming.retry() {
+                // Cannot happen for an unvalidated attempt (quinn
+                // guarantees it may be retried): refuse rather than
+                // accept an attempt the policy wanted validated.
+                tracing::debug!(%error, "QUIC Retry not possible");
+                error.into_incoming().refuse();
+            }
+        }
+        Decision::Refuse(limit) => {
+            metrics.limit_hit("quic", limit);
+            incoming.refuse();
+        }
+        Decision::Accept => unreachable!("an accepted attempt has a ticket"),
+    }
+}
+
+/// Runs the handshake (bounded by `handshake_timeout`), checks the now
+/// proven address against its share, then serves HTTP/3.
+async fn handshake_and_serve(
+    incoming: quinn::Incoming,
+    mut ticket: Ticket,
+    local: SocketAddr,
+    context: Http3Context,
+) {
+    let peer = incoming.remote_address();
+    let connecting = match incoming.accept() {
+        Ok(connecting) => connecting,
+        Err(error) => {
+            context.metrics.tls_handshake_failed("quic", "error");
+            tracing::debug!(%peer, %error, "QUIC handshake failed");
+            return;
+        }
+    };
+    // Dropping `connecting` on timeout closes the connection.
+    let connection =
+        match tokio::time::timeout(context.settings.handshake_timeout, connecting).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => {
+                context.metrics.tls_handshake_failed("quic", "error");
+                tracing::debug!(%peer, %error, "QUIC handshake failed");
+                return;
+            }
+            Err(_) => {
+                context.metrics.tls_handshake_failed("quic", "timeout");
+                context.metrics.limit_hit("quic", "handshake_timeout");
+                tracing::debug!(%peer, "QUIC handshake timed out");
+                return;
+            }
+        };
+    if let Err(limit) = ticket.established() {
+        // Several handshakes from one address raced past the check at
+        // accept time; the ones over its share go now.
+        context.metrics.limit_hit("quic", limit);
+        connection.close(H3_EXCESSIVE_LOAD, b"too many connections from this address");
+        return;
+    }
+    serve_connection(connection, local, context).await;
+    drop(ticket);
+}
+
+/// The longest HEADERS (or other non-DATA) frame read at all. Twice the
+/// header section limit: a header section only somewhat too large is read
+/// and decoded, and its client gets a proper `431`; a frame longer than
+/// this is not read (its stream is stopped with `H3_EXCESSIVE_LOAD`), so
+/// h3 never holds more than this per stream. A QPACK encoding is no
+/// larger than what it decodes to (each field counts 32 bytes more), so
+/// no honest request within the limit comes near it.
+fn frame_limit(settings: &Http3Settings) -> u64 {
+    settings.max_field_section_size.saturating_mul(2)
+}
+
+/// HTTP/3's `H3_EXCESSIVE_LOAD` (RFC 9114 §8.1), as a QUIC application
+/// close code.
+const H3_EXCESSIVE_LOAD: VarInt = VarInt::from_u32(0x107);
 
 async fn serve_connection(connection: quinn::Connection, local: SocketAddr, context: Http3Context) {
     let _open = context.metrics.connection(Protocol::Http3);
@@ -127,7 +192,11 @@ async fn serve_connection(connection: quinn::Connection, local: SocketAddr, cont
     });
     let built = h3::server::builder()
         .max_field_section_size(context.settings.max_field_section_size)
-        .build::<_, Bytes>(h3_quinn::Connection::new(connection))
+        .build::<_, Bytes>(LimitedConnection::new(
+            h3_quinn::Connection::new(connection),
+            frame_limit(&context.settings),
+            context.metrics.clone(),
+        ))
         .await;
     let mut h3_conn = match built {
         Ok(c) => c,
@@ -156,12 +225,17 @@ async fn serve_connection(connection: quinn::Connection, local: SocketAddr, cont
             Ok(Some(resolver)) => {
                 let handler = context.handler.clone();
                 let conn = conn.clone();
+                let metrics = context.metrics.clone();
                 context.lifecycle.spawn(async move {
                     match resolver.resolve_request().await {
                         Ok((req, stream)) => {
                             crate::request::serve_request(req, stream, conn, handler).await
                         }
                         Err(error) => {
+                            if let StreamError::HeaderTooBig { .. } = error {
+                                // h3 has answered 431.
+                                metrics.limit_hit("h3", "max_field_section_size");
+                            }
                             tracing::debug!(peer = %conn.peer, %error, "bad HTTP/3 request")
                         }
                     }

@@ -1,8 +1,13 @@
 //! HTTP/3 listener: a quinn QUIC endpoint served with the `h3` crate,
 //! handing every request stream to the core.
 
+mod admission;
 mod body;
 mod endpoint;
+mod frame_limit;
+mod limited;
 mod request;
+mod settings;
 
-pub use endpoint::{bind, serve, Http3Context, Http3Settings};
+pub use endpoint::{bind, serve, Http3Context};
+pub use settings::{Http3Settings, RetryPolicy};

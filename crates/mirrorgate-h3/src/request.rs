@@ -9,12 +9,13 @@ use http_body_util::BodyExt;
 use mirrorgate_core::{body, ConnInfo, RequestHandler};
 
 use crate::body::H3RequestBody;
+use crate::limited::Limited;
 
 /// Serves one request stream: hands the request to the core and streams
 /// the response head, DATA and trailers back.
 pub async fn serve_request(
     req: Request<()>,
-    stream: RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>,
+    stream: RequestStream<Limited<h3_quinn::BidiStream<Bytes>>, Bytes>,
     conn: Arc<ConnInfo>,
     handler: Arc<dyn RequestHandler>,
 ) {

@@ -5,9 +5,9 @@
 
 mod admin;
 mod cli;
-mod config;
 mod demo_backend;
 mod live;
+mod open_files;
 mod reload;
 mod serve;
 mod signals;
@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+// The config module lives in the library (src/lib.rs) so the fuzz targets
+// parse configs with the same code; `crate::config` paths keep working.
+use mirrorgate::config;
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Lifecycle;
 
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
             Err(error) => fail(&error),
         },
         Command::Run => {
+            open_files::fit(loaded.config.listen.max_connections);
             let runtime = match build_runtime(loaded.config.runtime.worker_threads) {
                 Ok(runtime) => runtime,
                 Err(error) => return fail(&format!("cannot start the async runtime: {error}")),

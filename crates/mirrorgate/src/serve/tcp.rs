@@ -1,6 +1,7 @@
 //! TCP accept loops: plain HTTP/1.1, and TLS handing each connection to
 //! HTTP/2 or HTTP/1.1 by the ALPN protocol the client negotiated.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
 use mirrorgate_h1::Http1Settings;
 use mirrorgate_h2::Http2Settings;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 /// What every TCP connection shares.
@@ -19,24 +21,35 @@ pub struct TcpContext {
     pub h2: Arc<Http2Settings>,
     pub metrics: Metrics,
     pub lifecycle: Lifecycle,
+    /// One permit per open client connection (`[listen] max_connections`),
+    /// shared by every TCP listener.
+    pub connections: Arc<Semaphore>,
 }
 
+/// A connection accepted within `[listen] max_connections`; the permit
+/// goes with it and frees its place when the connection ends.
+type Accepted = (TcpStream, SocketAddr, OwnedSemaphorePermit);
+
 /// Accepts connections, backing off briefly when accept fails (e.g. out of
-/// file descriptors) instead of spinning. `None` once shutdown starts: the
-/// caller drops the listener, so new connections are refused.
-async fn accept(
-    listener: &TcpListener,
-    lifecycle: &Lifecycle,
-) -> Option<(TcpStream, std::net::SocketAddr)> {
+/// file descriptors) instead of spinning. Past `max_connections`, a new
+/// connection is closed at once: an answer the client sees at once beats
+/// a backlog it waits in. `None` once shutdown starts: the caller drops
+/// the listener, so new connections are refused.
+async fn accept(listener: &TcpListener, cx: &TcpContext) -> Option<Accepted> {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = lifecycle.stopping() => return None,
+            () = cx.lifecycle.stopping() => return None,
         };
         match accepted {
             Ok((stream, peer)) => {
+                let Ok(permit) = cx.connections.clone().try_acquire_owned() else {
+                    cx.metrics.limit_hit("tcp", "max_connections");
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                return Some((stream, peer));
+                return Some((stream, peer, permit));
             }
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -51,7 +64,7 @@ pub async fn serve_plain(listener: TcpListener, cx: TcpContext) {
     let local = listener
         .local_addr()
         .expect("bound listener has an address");
-    while let Some((stream, peer)) = accept(&listener, &cx.lifecycle).await {
+    while let Some((stream, peer, permit)) = accept(&listener, &cx).await {
         let conn = Arc::new(ConnInfo {
             peer,
             local,
@@ -61,6 +74,7 @@ pub async fn serve_plain(listener: TcpListener, cx: TcpContext) {
         });
         let cx = cx.clone();
         cx.lifecycle.clone().spawn(async move {
+            let _permit = permit;
             let _open = cx.metrics.connection(Protocol::Http1);
             mirrorgate_h1::serve_connection(
                 stream,
@@ -86,9 +100,10 @@ pub async fn serve_tls(
     let local = listener
         .local_addr()
         .expect("bound listener has an address");
-    while let Some((stream, peer)) = accept(&listener, &cx.lifecycle).await {
+    while let Some((stream, peer, permit)) = accept(&listener, &cx).await {
         let (acceptor, cx) = (acceptor.clone(), cx.clone());
         cx.lifecycle.clone().spawn(async move {
+            let _permit = permit;
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => {
