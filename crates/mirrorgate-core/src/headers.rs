@@ -3,7 +3,10 @@
 //! Pure functions over `HeaderMap`, so every rule is unit-tested without a
 //! socket.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
+
+use bytes::Bytes;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -78,8 +81,12 @@ pub struct ForwardedFacts<'a> {
 /// another trusted proxy sits in front) the client IP is appended to the
 /// chain instead, as nginx's `$proxy_add_x_forwarded_for` does.
 pub fn set_forwarded(headers: &mut HeaderMap, facts: ForwardedFacts<'_>, trust_incoming: bool) {
-    let ip = facts.client_ip.to_string();
-    let element = forwarded_element(facts);
+    // Each value is written once into its own buffer and handed to the
+    // header without a copy: this runs for every request.
+    let mut ip = String::with_capacity(48);
+    let _ = write!(ip, "{}", facts.client_ip);
+    let mut element = String::with_capacity(64 + facts.host.len());
+    write_forwarded_element(&mut element, facts);
     let (xff, forwarded) = if trust_incoming {
         (
             append_to_chain(headers, &X_FORWARDED_FOR, &ip),
@@ -88,30 +95,41 @@ pub fn set_forwarded(headers: &mut HeaderMap, facts: ForwardedFacts<'_>, trust_i
     } else {
         (ip, element)
     };
-    let mut set = |name: HeaderName, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
+    headers.reserve(4);
+    let mut set = |name: HeaderName, value: String| {
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
             headers.insert(name, value);
         }
     };
-    set(X_FORWARDED_FOR, &xff);
-    set(X_FORWARDED_PROTO, facts.proto);
-    set(X_FORWARDED_HOST, facts.host);
-    set(header::FORWARDED, &forwarded);
+    set(X_FORWARDED_FOR, xff);
+    set(X_FORWARDED_HOST, facts.host.to_string());
+    set(header::FORWARDED, forwarded);
+    let proto = match facts.proto {
+        "https" => HeaderValue::from_static("https"),
+        "http" => HeaderValue::from_static("http"),
+        other => match HeaderValue::from_str(other) {
+            Ok(value) => value,
+            Err(_) => return,
+        },
+    };
+    headers.insert(X_FORWARDED_PROTO, proto);
 }
 
-/// One `Forwarded` element: `for=...;proto=...;host=...`, with IPv6
-/// addresses quoted and bracketed as RFC 7239 §6 requires.
-fn forwarded_element(facts: ForwardedFacts<'_>) -> String {
-    let node = match facts.client_ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+/// Writes one `Forwarded` element, `for=...;proto=...;host=...`, with
+/// IPv6 addresses quoted and bracketed as RFC 7239 §6 requires.
+fn write_forwarded_element(out: &mut String, facts: ForwardedFacts<'_>) {
+    let _ = match facts.client_ip {
+        IpAddr::V4(v4) => write!(out, "for={v4}"),
+        IpAddr::V6(v6) => write!(out, "for=\"[{v6}]\""),
     };
-    let host = if facts.host.bytes().all(is_token_byte) {
-        facts.host.to_string()
+    let _ = write!(out, ";proto={};host=", facts.proto);
+    if facts.host.bytes().all(is_token_byte) {
+        out.push_str(facts.host);
     } else {
-        format!("\"{}\"", facts.host.replace(['"', '\\'], ""))
-    };
-    format!("for={node};proto={};host={host}", facts.proto)
+        out.push('"');
+        out.extend(facts.host.chars().filter(|c| !matches!(c, '"' | '\\')));
+        out.push('"');
+    }
 }
 
 fn is_token_byte(b: u8) -> bool {
