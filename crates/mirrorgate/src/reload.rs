@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use mirrorgate_core::access_log::AccessLog;
+use mirrorgate_core::access_log::{AccessLog, AccessLogTarget};
 use mirrorgate_core::metrics::Metrics;
 
 use crate::config::{AccessLogConfig, Config, ConfigError, LoadedConfig};
@@ -35,15 +35,19 @@ impl AccessLogs {
             }
         }
         let log = AccessLog::start(
-            wanted.path.clone(),
+            wanted.path.get_ref().0.clone(),
             wanted.format,
             wanted.buffer,
             metrics.access_log_dropped(),
         )
         .map_err(|e| {
+            let shown = match &wanted.path.get_ref().0 {
+                AccessLogTarget::File(file) => file.display().to_string(),
+                AccessLogTarget::Stdout => "stdout".to_string(),
+            };
             loaded.error_at(
-                None,
-                format!("[access_log] path {:?}: cannot open: {e}", wanted.path),
+                Some(wanted.path.span()),
+                format!("cannot open {shown}: {e}"),
             )
         })?;
         Ok(Some((wanted.clone(), log)))

@@ -1,10 +1,12 @@
 //! From checked config values to a running [`Proxy`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{MirrorConfig, PlainHttp, ProxyConfig, RouteConfig, ServiceConfig};
+use super::serde_helpers::check_name;
+use super::{FilePath, MirrorConfig, PlainHttp, ProxyConfig, RouteConfig, ServiceConfig};
 use crate::access_log::AccessLog;
 use crate::metrics::Metrics;
 use crate::mirror::{CopyRules, MirrorCounters, MirrorSettings, MirrorTarget, Sampler};
@@ -12,7 +14,8 @@ use crate::proxy::{HttpsRedirect, ProxySettings, RouteTarget, Service};
 use crate::request_limits::BodyLimits;
 use crate::router::{Route, Router};
 use crate::upstream::{
-    ActiveHealth, PassiveHealth, PoolSettings, UpstreamPool, UpstreamProtocol, UpstreamTls,
+    client_tls_config, ActiveHealth, PassiveHealth, PoolSettings, UpstreamPool, UpstreamProtocol,
+    UpstreamTls,
 };
 use crate::Proxy;
 
@@ -35,10 +38,94 @@ impl BuildError {
     }
 }
 
+/// Reads a `ca_file` even when no backend is `https://`, so a wrong path
+/// is reported at its own line and not when the first request needs it.
+fn check_ca_file(file: Option<&FilePath>, owner: &str) -> Result<(), BuildError> {
+    let Some(file) = file else {
+        return Ok(());
+    };
+    let tls = UpstreamTls {
+        ca_file: Some(file.to_path_buf()),
+        insecure_skip_verify: false,
+    };
+    client_tls_config(&tls, b"h2")
+        .map(drop)
+        .map_err(|e| BuildError::at(file.span(), format!("{owner}: {e}")))
+}
+
+/// Every check that needs no pool, done before anything is built: a
+/// config that fails one leaves no trace (not even a metric series for a
+/// service that never ran).
+fn check(services: &[ServiceConfig], routes: &[RouteConfig]) -> Result<(), BuildError> {
+    let mut names = HashSet::new();
+    for service in services {
+        let name = checked_name(&service.name)?;
+        if !names.insert(name) {
+            return Err(BuildError::at(
+                service.name.span(),
+                format!("duplicate service name `{name}`"),
+            ));
+        }
+        check_ca_file(service.ca_file.as_ref(), &format!("service `{name}`"))?;
+        unique_mirror_names(service)?;
+        for m in &service.mirrors {
+            let owner = format!("service `{name}`: mirror `{}`", m.name.get_ref());
+            check_ca_file(m.ca_file.as_ref(), &owner)?;
+        }
+    }
+    for route in routes {
+        let wanted = route.service.get_ref();
+        if !names.contains(wanted.as_str()) {
+            let known: Vec<&str> = services.iter().map(|s| s.name.get_ref().as_str()).collect();
+            return Err(BuildError::at(
+                route.service.span(),
+                format!(
+                    "no service named `{wanted}` (services: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        route
+            .header_matches()
+            .map_err(|e| BuildError::at(route.service.span(), e))?;
+    }
+    Ok(())
+}
+
+/// A service's or mirror's name: shown in logs and metric labels.
+fn checked_name(name: &serde_spanned::Spanned<String>) -> Result<&str, BuildError> {
+    check_name(name.get_ref()).map_err(|e| BuildError::at(name.span(), e))?;
+    Ok(name.get_ref())
+}
+
+/// Mirror names are metric labels: two alike in one service would count
+/// as one.
+fn unique_mirror_names(service: &ServiceConfig) -> Result<(), BuildError> {
+    let mut seen = HashSet::new();
+    for m in &service.mirrors {
+        let name = checked_name(&m.name)?;
+        if !seen.insert(name) {
+            return Err(BuildError::at(
+                m.name.span(),
+                format!(
+                    "duplicate mirror name `{name}` in service `{}`",
+                    service.name.get_ref()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One mirror's pools and rules.
-fn build_mirror(m: &MirrorConfig, counters: MirrorCounters) -> Result<MirrorTarget, String> {
+fn build_mirror(
+    service: &str,
+    m: &MirrorConfig,
+    counters: MirrorCounters,
+) -> Result<MirrorTarget, BuildError> {
+    let owner = format!("service `{service}`: mirror `{}`", m.name.get_ref());
     let settings = MirrorSettings {
-        name: m.name.clone(),
+        name: m.name.get_ref().clone(),
         sampler: Sampler::new(m.percent, m.sample_key.clone()),
         rules: CopyRules {
             host: m.host.clone(),
@@ -65,7 +152,7 @@ fn build_mirror(m: &MirrorConfig, counters: MirrorCounters) -> Result<MirrorTarg
             },
             idle_timeout: std::time::Duration::from_secs(90),
             tls: UpstreamTls {
-                ca_file: m.ca_file.clone(),
+                ca_file: m.ca_file.as_deref().map(PathBuf::from),
                 insecure_skip_verify: m.insecure_skip_verify,
             },
             // A mirror's failures are counted, never acted on: copies are
@@ -75,7 +162,8 @@ fn build_mirror(m: &MirrorConfig, counters: MirrorCounters) -> Result<MirrorTarg
         },
         counters,
     };
-    MirrorTarget::new(settings, &m.backends).map_err(|e| format!("mirror `{}`: {e}", m.name))
+    MirrorTarget::new(settings, &m.backends)
+        .map_err(|e| BuildError::at(m.name.span(), format!("{owner}: {e}")))
 }
 
 /// What a proxy is built with besides its own config tables: facts from
@@ -98,17 +186,12 @@ pub fn build_proxy(
     routes: &[RouteConfig],
     context: BuildContext,
 ) -> Result<Proxy, BuildError> {
+    check(services, routes)?;
     let metrics = &context.metrics;
     let mut by_name: HashMap<&str, Arc<Service>> = HashMap::new();
     for service in services {
         let name = service.name.get_ref();
         let span = service.name.span();
-        if by_name.contains_key(name.as_str()) {
-            return Err(BuildError::at(
-                span,
-                format!("duplicate service name `{name}`"),
-            ));
-        }
         let settings = PoolSettings {
             protocol: service.protocol,
             connect_timeout: service.connect_timeout,
@@ -116,7 +199,7 @@ pub fn build_proxy(
             max_idle_per_backend: service.max_idle_per_backend,
             idle_timeout: service.idle_timeout,
             tls: UpstreamTls {
-                ca_file: service.ca_file.clone(),
+                ca_file: service.ca_file.as_deref().map(PathBuf::from),
                 insecure_skip_verify: service.insecure_skip_verify,
             },
             active_health: service.health_check.as_ref().map(|h| ActiveHealth {
@@ -133,17 +216,17 @@ pub fn build_proxy(
                 eject_for: p.eject_for,
             }),
         };
+        // The pool before its metrics: a pool that fails registers none.
+        let pool = UpstreamPool::new(&service.backends, &settings)
+            .map_err(|e| BuildError::at(span.clone(), format!("service `{name}`: {e}")))?;
         let backend_names: Vec<String> = service.backends.iter().map(|b| b.to_string()).collect();
         let service_metrics = metrics.service(name, &backend_names);
-        let pool = UpstreamPool::new(&service.backends, &settings)
-            .map_err(|e| BuildError::at(span.clone(), format!("service `{name}`: {e}")))?
-            .with_metrics(service_metrics.clone());
+        let pool = pool.with_metrics(service_metrics.clone());
         let mirrors = service
             .mirrors
             .iter()
-            .map(|m| build_mirror(m, metrics.mirror(name, &m.name)).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BuildError::at(span.clone(), format!("service `{name}`: {e}")))?;
+            .map(|m| build_mirror(name, m, metrics.mirror(name, m.name.get_ref())).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         by_name.insert(
             name,
             Arc::new(Service {

@@ -7,10 +7,13 @@
 //! the offending value in a [`BuildError`].
 
 mod build;
+mod file_path;
 mod serde_helpers;
 mod types;
 
 pub use build::{build_proxy, BuildContext, BuildError};
+pub use file_path::FilePath;
+pub use serde_helpers::MAX_DURATION;
 pub use types::{
     HeaderMatch, HealthCheckConfig, MirrorConfig, PassiveHealthConfig, PlainHttp, ProxyConfig,
     RouteConfig, ServiceConfig,

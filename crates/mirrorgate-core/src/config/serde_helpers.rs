@@ -30,7 +30,13 @@ where
         .collect()
 }
 
-/// A positive duration written as `"5s"`, `"250ms"`, `"1m 30s"`.
+/// The longest duration any key accepts: a year. Longer is a typo, and
+/// far longer overflows clock arithmetic (`Instant + Duration` panics) or
+/// QUIC's idle timeout (at most 2^62 ms).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// A positive duration written as `"5s"`, `"250ms"`, `"1m 30s"`, at most
+/// [`MAX_DURATION`].
 pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     let value = humantime::parse_duration(&s).map_err(|e| {
@@ -42,6 +48,11 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         return Err(serde::de::Error::custom(
             "a duration must be greater than zero",
         ));
+    }
+    if value > MAX_DURATION {
+        return Err(serde::de::Error::custom(format!(
+            "duration `{s}` is too long: at most 365 days"
+        )));
     }
     Ok(value)
 }
@@ -57,4 +68,34 @@ pub fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 /// [`positive`], for an optional key.
 pub fn optional_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     positive(d).map(Some)
+}
+
+/// A TCP/UDP port other than 0, for an optional key.
+pub fn optional_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    match u16::deserialize(d)? {
+        0 => Err(serde::de::Error::custom("port must be between 1 and 65535")),
+        n => Ok(Some(n)),
+    }
+}
+
+/// Why `s` is no good as a name, if it is not.
+pub fn check_name(s: &str) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Err("a name must not be empty".into());
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!("name {s:?} has control characters"));
+    }
+    Ok(())
+}
+
+/// A request path prefix: starts with `/`, no spaces or control
+/// characters.
+pub fn check_path_prefix(s: &str) -> Result<(), String> {
+    if !s.starts_with('/') || s.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(format!(
+            "invalid path prefix `{s}`: must start with `/` and contain no spaces or control characters"
+        ));
+    }
+    Ok(())
 }

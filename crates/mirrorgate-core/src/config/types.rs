@@ -1,14 +1,16 @@
 //! The TOML shape of services, routes and proxy-wide settings.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::serde_helpers::{duration, from_str, optional_positive, positive, vec_from_str};
+use super::file_path::FilePath;
+use super::serde_helpers::{
+    check_path_prefix, duration, from_str, optional_port, optional_positive, positive, vec_from_str,
+};
 use crate::mirror::{MirrorHost, SampleKey};
 use crate::request_limits::BodyLimits;
 use crate::router::HostPattern;
@@ -28,11 +30,11 @@ pub struct ProxyConfig {
     pub plain_http: PlainHttp,
     /// Port in redirect locations. Default: the first `https` listener's
     /// port (443 is left out of the URL).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_port")]
     pub https_port: Option<u16>,
     /// Path prefixes still served over plain HTTP when redirecting.
     /// Default `["/.well-known/acme-challenge/"]` (ACME HTTP-01).
-    #[serde(default = "acme_challenge")]
+    #[serde(default = "acme_challenge", deserialize_with = "path_prefixes")]
     pub redirect_exempt_paths: Vec<String>,
     /// Largest request body, in bytes, on routes that set none
     /// (413 beyond it). Default 100 MiB.
@@ -71,6 +73,56 @@ fn acme_challenge() -> Vec<String> {
     vec!["/.well-known/acme-challenge/".to_string()]
 }
 
+fn path_prefixes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let paths = Vec::<String>::deserialize(d)?;
+    for path in &paths {
+        check_path_prefix(path).map_err(serde::de::Error::custom)?;
+    }
+    Ok(paths)
+}
+
+/// Whether the port written in URL `s`, if any, is 1 to 65535: `http::Uri`
+/// reads a port that does not fit 16 bits as no port, which would mean 80
+/// or 443 without a word.
+fn written_port_fits(s: &str) -> bool {
+    let Some(authority) = s
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().cloned())
+    else {
+        return true;
+    };
+    // After an IPv6 literal's `]`, or the whole authority.
+    let tail = authority
+        .as_str()
+        .rsplit_once(']')
+        .map_or(authority.as_str(), |(_, tail)| tail);
+    match tail.rsplit_once(':') {
+        Some((_, port)) => port.parse::<u16>().is_ok_and(|p| p != 0),
+        None => true,
+    }
+}
+
+/// Backend origins: at least one, each `http(s)://host:port`.
+fn backends<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<BackendUrl>, D::Error> {
+    let written = Vec::<String>::deserialize(d)?;
+    let mut urls = Vec::with_capacity(written.len());
+    for s in &written {
+        urls.push(s.parse::<BackendUrl>().map_err(serde::de::Error::custom)?);
+        if !written_port_fits(s) {
+            return Err(serde::de::Error::custom(format!(
+                "invalid backend URL `{s}`: the port must be between 1 and 65535"
+            )));
+        }
+    }
+    if urls.is_empty() {
+        return Err(serde::de::Error::custom(
+            "list at least one backend, e.g. [\"http://127.0.0.1:8080\"]",
+        ));
+    }
+    Ok(urls)
+}
+
 /// `[proxy] plain_http`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,7 +142,7 @@ pub struct ServiceConfig {
     pub name: Spanned<String>,
     /// Backend origins, `http://host:port` or `https://host:port`,
     /// used round-robin.
-    #[serde(deserialize_with = "vec_from_str")]
+    #[serde(deserialize_with = "backends")]
     pub backends: Vec<BackendUrl>,
     /// `http1` (default) or `h2`.
     #[serde(default)]
@@ -109,7 +161,7 @@ pub struct ServiceConfig {
     pub idle_timeout: Duration,
     /// PEM CA bundle for `https://` backends instead of the web PKI roots.
     #[serde(default)]
-    pub ca_file: Option<PathBuf>,
+    pub ca_file: Option<FilePath>,
     /// Do not verify `https://` backends' certificates (self-signed
     /// staging only).
     #[serde(default)]
@@ -130,10 +182,10 @@ pub struct ServiceConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MirrorConfig {
-    /// Name in logs and counters.
-    pub name: String,
+    /// Name in logs and counters; unique within its service.
+    pub name: Spanned<String>,
     /// Mirror origins, `http://host:port` or `https://host:port`.
-    #[serde(deserialize_with = "vec_from_str")]
+    #[serde(deserialize_with = "backends")]
     pub backends: Vec<BackendUrl>,
     /// Share of requests copied, 0 to 100 (fractions allowed).
     #[serde(deserialize_with = "percent")]
@@ -154,10 +206,10 @@ pub struct MirrorConfig {
     /// HTTP/2 connections per mirror backend. Default 1: copies sharing
     /// one connection are batched into fewer writes (measured in
     /// benches/mirroring.sh), as Envoy's one connection per host.
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "at_least_one_usize")]
     pub connections: usize,
     /// Copies under way at most; more are dropped and counted. Default 100.
-    #[serde(default = "hundred")]
+    #[serde(default = "hundred", deserialize_with = "at_least_one_usize")]
     pub max_in_flight: usize,
     /// Limit for connecting. Default 2s.
     #[serde(default = "two_seconds", deserialize_with = "duration")]
@@ -180,7 +232,7 @@ pub struct MirrorConfig {
     pub strip_headers: Vec<HeaderName>,
     /// PEM CA bundle for `https://` mirrors.
     #[serde(default)]
-    pub ca_file: Option<PathBuf>,
+    pub ca_file: Option<FilePath>,
     /// Do not verify `https://` mirrors' certificates (self-signed
     /// staging only).
     #[serde(default)]
@@ -284,7 +336,7 @@ pub struct HealthCheckConfig {
     #[serde(default = "two", deserialize_with = "at_least_one")]
     pub healthy_after: u32,
     /// `Host` sent with checks. Default the backend's `host:port`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "check_host")]
     pub host: Option<String>,
 }
 
@@ -342,6 +394,26 @@ fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error>
     Ok(n)
 }
 
+fn at_least_one_usize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(serde::de::Error::custom("must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// A health check's `Host`: an authority (`name` or `name:port`), which
+/// every check request is built with; a bad one would fail every check
+/// and take every backend out of rotation.
+fn check_host<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let host = String::deserialize(d)?;
+    match host.parse::<http::uri::Authority>() {
+        Ok(a) if !host.is_empty() && !host.contains('@') && a.as_str() == host => Ok(Some(host)),
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid health check host `{host}`: write a name, e.g. \"app.example.com\" or \"app.example.com:8080\""
+        ))),
+    }
+}
+
 /// `[[routes]]`: which requests go to which service.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -353,7 +425,7 @@ pub struct RouteConfig {
     #[serde(default = "root_path", deserialize_with = "path_prefix")]
     pub path_prefix: String,
     /// Headers that must be present with exactly these values.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "header_matches")]
     pub headers: BTreeMap<String, HeaderMatch>,
     /// The name of a `[[services]]` entry.
     pub service: Spanned<String>,
@@ -385,6 +457,19 @@ impl std::str::FromStr for HostPattern {
     fn from_str(s: &str) -> Result<Self, String> {
         HostPattern::parse(s)
     }
+}
+
+/// Route headers: names checked here, so a bad one is reported at its
+/// line (values are checked by [`HeaderMatch`]).
+fn header_matches<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, HeaderMatch>, D::Error> {
+    let headers = BTreeMap::<String, HeaderMatch>::deserialize(d)?;
+    for name in headers.keys() {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| serde::de::Error::custom(format!("invalid header name `{name}`")))?;
+    }
+    Ok(headers)
 }
 
 /// A header value a route requires.

@@ -109,27 +109,33 @@ impl ConfigError {
             snippet: Some(line_text.trim_end().to_string()),
         }))
     }
+
+    /// An error at byte `span` of `text` about `key`, for a key that is
+    /// missing (so the line does not name it).
+    pub fn located_as(
+        path: Option<&Path>,
+        text: &str,
+        span: Range<usize>,
+        key: &str,
+        message: &str,
+    ) -> Self {
+        let mut error = Self::located(path, text, Some(span), message.to_string());
+        if let ConfigError::Invalid(invalid) = &mut error {
+            invalid.key = Some(key.to_string());
+        }
+        error
+    }
 }
 
 /// The dotted key a line sets, prefixed by the table it is in:
 /// `services.backends` for `backends = ...` under `[[services]]`.
 fn key_at(before: &str, line: &str) -> Option<String> {
-    let table = before
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    let trimmed = line.trim();
-    if trimmed.starts_with('[') {
-        return Some(
-            trimmed
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_string(),
-        );
+    let table = before.lines().rev().find_map(header_name);
+    if let Some(header) = header_name(line) {
+        return Some(header);
     }
-    let key = trimmed
+    let key = line
+        .trim()
         .split_once('=')
         .map(|(k, _)| k.trim().trim_matches('"').to_string());
     match (table, key) {
@@ -137,6 +143,14 @@ fn key_at(before: &str, line: &str) -> Option<String> {
         (None, Some(k)) => Some(k),
         (t, None) => t,
     }
+}
+
+/// `services.mirrors` for a `[[services.mirrors]]` line (a comment after
+/// it or not); `None` for other lines.
+fn header_name(line: &str) -> Option<String> {
+    let inner = line.trim().strip_prefix('[')?.trim_start_matches('[');
+    let name = inner.split(']').next().unwrap_or(inner).trim();
+    Some(name.to_string())
 }
 
 #[cfg(test)]
@@ -160,5 +174,13 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("| backends = [\"ftp://x\"]"), "{shown}");
+    }
+
+    #[test]
+    fn a_comment_after_a_table_header_is_not_part_of_the_key() {
+        let text = "[[services]] # the app\nname = \"a\"\nbackends = 1\n";
+        let start = text.find("1\n").unwrap();
+        let err = ConfigError::located(None, text, Some(start..start + 1), "bad".into());
+        assert!(err.to_string().contains("key `services.backends`"), "{err}");
     }
 }

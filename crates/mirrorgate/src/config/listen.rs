@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use mirrorgate_core::config::MAX_DURATION;
 use serde::{Deserialize, Deserializer};
 
 /// `[listen]`: where to accept clients. An empty list turns a listener off.
@@ -25,7 +26,7 @@ pub struct ListenConfig {
     /// Port to advertise in `Alt-Svc` when clients reach the QUIC listener
     /// on another port than it binds (NAT, port mapping). Default: the
     /// first `http3` address's port.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "port")]
     pub alt_svc_port: Option<u16>,
     /// Limit on the TLS handshake over TCP. Default 10s.
     #[serde(default = "ten_seconds", deserialize_with = "duration")]
@@ -74,6 +75,26 @@ fn field_section_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> 
     }
 }
 
+/// An HTTP/2 flow-control window: RFC 9113 §6.9.2 allows 65,535 to
+/// 2^31-1 (h2 would silently clamp anything else).
+fn h2_window<'de, D: Deserializer<'de>>(d: D) -> Result<std::num::NonZeroU32, D::Error> {
+    const MAX: u32 = (1 << 31) - 1;
+    match u32::deserialize(d)? {
+        n @ 65_535..=MAX => Ok(std::num::NonZeroU32::new(n).expect("at least 65535")),
+        _ => Err(serde::de::Error::custom(format!(
+            "must be between 65535 and {MAX} (HTTP/2's window range)"
+        ))),
+    }
+}
+
+/// A port other than 0, for an optional key.
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    match u16::deserialize(d)? {
+        0 => Err(serde::de::Error::custom("port must be between 1 and 65535")),
+        n => Ok(Some(n)),
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -94,9 +115,15 @@ fn addrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
         .collect()
 }
 
+/// A duration greater than zero and at most a year (the core's
+/// [`MAX_DURATION`]: longer is a typo, and far longer overflows clock
+/// arithmetic or QUIC's idle timeout).
 pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     match humantime::parse_duration(&s) {
+        Ok(v) if v > MAX_DURATION => Err(serde::de::Error::custom(format!(
+            "duration `{s}` is too long: at most 365 days"
+        ))),
         Ok(v) if !v.is_zero() => Ok(v),
         _ => Err(serde::de::Error::custom(format!(
             "invalid duration `{s}`: write e.g. \"10s\" or \"500ms\" (greater than zero)"
@@ -143,10 +170,12 @@ impl Default for Http1Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Http2Config {
     /// Concurrent streams per connection. Default 100.
+    #[serde(deserialize_with = "at_least::<_, _, 1>")]
     pub max_concurrent_streams: u32,
     /// Largest header list, bytes: larger requests get 431, four times
     /// larger (HPACK bomb) or spread over too many CONTINUATION frames
     /// (CONTINUATION flood) close the connection. Default 16 KiB.
+    #[serde(deserialize_with = "at_least::<_, _, 1>")]
     pub max_header_list_size: u32,
     /// Ping the client this often to notice dead peers. Default 30s.
     #[serde(deserialize_with = "duration")]
@@ -174,9 +203,11 @@ pub struct Http2Config {
     pub max_send_buf_size: std::num::NonZeroU32,
     /// Flow-control window per request stream, bytes (65535 to
     /// 2147483647). Default 1 MiB.
+    #[serde(deserialize_with = "h2_window")]
     pub initial_stream_window_size: std::num::NonZeroU32,
     /// Flow-control window for all request bodies of a connection, bytes
     /// (65535 to 2147483647). Default 1 MiB.
+    #[serde(deserialize_with = "h2_window")]
     pub initial_connection_window_size: std::num::NonZeroU32,
 }
 
@@ -272,10 +303,21 @@ impl Default for Http3Config {
 #[serde(deny_unknown_fields)]
 pub struct DemoBackendConfig {
     /// Shown in its answers, e.g. `production`.
+    #[serde(deserialize_with = "name")]
     pub name: String,
     /// Where it listens, e.g. `127.0.0.1:9101`.
     #[serde(deserialize_with = "addr")]
     pub listen: SocketAddr,
+}
+
+fn name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() || s.chars().any(char::is_control) {
+        return Err(serde::de::Error::custom(
+            "a name must not be empty or have control characters",
+        ));
+    }
+    Ok(s)
 }
 
 pub(super) fn addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {

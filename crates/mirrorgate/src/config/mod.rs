@@ -8,12 +8,15 @@ mod tls;
 
 use std::path::{Path, PathBuf};
 
+use mirrorgate_core::access_log::AccessLogTarget;
 use mirrorgate_core::config::{ProxyConfig, RouteConfig, ServiceConfig};
 use serde::Deserialize;
 
 pub use error::ConfigError;
 pub use listen::{DemoBackendConfig, Http1Config, Http2Config, Http3Config, ListenConfig};
-pub use operations::{AccessLogConfig, AdminConfig, ReloadConfig, RuntimeConfig, ShutdownConfig};
+pub use operations::{
+    AccessLogConfig, AdminConfig, LogPath, ReloadConfig, RuntimeConfig, ShutdownConfig,
+};
 pub use tls::TlsConfig;
 
 /// The embedded default: what `mirrorgate` with no arguments serves.
@@ -82,10 +85,24 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// Reads and parses `path`.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError::Read {
             path: path.to_path_buf(),
             source: e,
         })?;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            // Located at the first bad byte: the text before it is valid.
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                return Err(ConfigError::located(
+                    Some(path),
+                    &text,
+                    Some(at..at + 1),
+                    "not UTF-8 text: TOML files are UTF-8".to_string(),
+                ));
+            }
+        };
         Self::parse(text, Some(path.to_path_buf()))
     }
 
@@ -98,9 +115,34 @@ impl LoadedConfig {
         let config: Config = toml::from_str(&text).map_err(|e| {
             ConfigError::located(path.as_deref(), &text, e.span(), e.message().to_string())
         })?;
-        let loaded = LoadedConfig { config, path, text };
+        let mut loaded = LoadedConfig { config, path, text };
         loaded.check_listeners()?;
+        loaded.resolve_paths();
         Ok(loaded)
+    }
+
+    /// Makes the files the config names relative to its folder, as the
+    /// README promises (certificates are resolved where they are loaded).
+    fn resolve_paths(&mut self) {
+        let Some(dir) = self.path.as_deref().and_then(Path::parent) else {
+            return;
+        };
+        for service in &mut self.config.services {
+            let mirrors = service.mirrors.iter_mut().map(|m| &mut m.ca_file);
+            for file in std::iter::once(&mut service.ca_file)
+                .chain(mirrors)
+                .flatten()
+            {
+                file.resolve_from(dir);
+            }
+        }
+        if let Some(log) = &mut self.config.access_log {
+            if let AccessLogTarget::File(file) = &mut log.path.get_mut().0 {
+                if file.is_relative() {
+                    *file = dir.join(&*file);
+                }
+            }
+        }
     }
 
     /// An error at `span` of this file.
@@ -129,13 +171,32 @@ impl LoadedConfig {
         let listen = &self.config.listen;
         if listen.http.is_empty() && listen.https.is_empty() && listen.http3.is_empty() {
             return Err(self.error_at(
-                None,
-                "[listen]: no listener configured (set http, https or http3)",
+                top_level_key_span(&self.text, "listen"),
+                "no listener configured (set http, https or http3)",
             ));
         }
         if self.config.routes.is_empty() {
-            return Err(self.error_at(None, "no [[routes]]: every request would get 404"));
+            // Nothing to point at: the end of the file, where one goes.
+            let end = self.text.trim_end().len();
+            return Err(ConfigError::located_as(
+                self.path.as_deref(),
+                &self.text,
+                end..end,
+                "routes",
+                "no [[routes]]: every request would get 404 (add one naming a [[services]] entry)",
+            ));
         }
         Ok(())
     }
+}
+
+/// Where top-level `key` is written (e.g. the `listen` of `[listen]`).
+fn top_level_key_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let span = document
+        .get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(k, _)| k.span());
+    span
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mirrorgate_core::access_log::{AccessLogFormat, AccessLogTarget};
 use serde::{Deserialize, Deserializer};
+use serde_spanned::Spanned;
 
 use super::listen::{addr, duration};
 
@@ -35,20 +36,41 @@ impl Default for AdminConfig {
 #[serde(deny_unknown_fields)]
 pub struct AccessLogConfig {
     /// `"stdout"` (default) or a file path, appended to and reopened on
-    /// SIGUSR1.
-    #[serde(default = "stdout", deserialize_with = "target")]
-    pub path: AccessLogTarget,
+    /// SIGUSR1; relative to the config file. Spanned so a file that cannot
+    /// be opened is reported at its line.
+    #[serde(default = "stdout")]
+    pub path: Spanned<LogPath>,
     /// `"text"` (combined-like, default) or `"json"`.
     #[serde(default = "text")]
     pub format: AccessLogFormat,
     /// Lines queued for the writer at most; beyond, lines are dropped and
     /// counted. Default 10000.
-    #[serde(default = "ten_thousand")]
+    #[serde(default = "ten_thousand", deserialize_with = "buffer")]
     pub buffer: usize,
 }
 
-fn stdout() -> AccessLogTarget {
-    AccessLogTarget::Stdout
+/// Where access log lines go, as `[access_log] path` says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogPath(pub AccessLogTarget);
+
+impl<'de> Deserialize<'de> for LogPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        target(d).map(LogPath)
+    }
+}
+
+fn stdout() -> Spanned<LogPath> {
+    // Never used for an error: opening stdout cannot fail.
+    Spanned::new(0..0, LogPath(AccessLogTarget::Stdout))
+}
+
+fn buffer<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "must be at least 1 (lines queued for the writer)",
+        )),
+        n => Ok(n),
+    }
 }
 fn text() -> AccessLogFormat {
     AccessLogFormat::Text
