@@ -8,7 +8,7 @@ use mirrorgate_core::access_log::AccessLog;
 use mirrorgate_core::config::{build_proxy, BuildContext};
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Proxy;
-use mirrorgate_tls::{load_certified_key, CertSource, CertStore};
+use mirrorgate_tls::{load_certified_key, CertSource, CertStore, TlsError};
 
 use crate::config::{ConfigError, LoadedConfig};
 
@@ -81,8 +81,13 @@ fn cert_store(loaded: &LoadedConfig) -> Result<(CertStore, bool), ConfigError> {
             names: cert.names.clone(),
             default: cert.default || (!any_default && index == 0),
         };
-        let (key, names) = load_certified_key(&source)
-            .map_err(|e| loaded.error_at(Some(cert.cert.span()), e.to_string()))?;
+        let (key, names) = load_certified_key(&source).map_err(|e| {
+            // A problem with the key file alone is reported at `key`.
+            let key_file = matches!(&e,
+                TlsError::Read { path, .. } | TlsError::Pem { path, .. } if *path == source.key_path);
+            let span = if key_file { cert.key.span() } else { cert.cert.span() };
+            loaded.error_at(Some(span), e.to_string())
+        })?;
         store
             .add(&names, key.clone())
             .map_err(|e| loaded.error_at(Some(cert.cert.span()), e))?;

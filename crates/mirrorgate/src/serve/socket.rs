@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 
-use anyhow::Context;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
 
@@ -19,13 +18,18 @@ pub fn bind_tcp(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     // Restart without waiting for old connections in TIME_WAIT.
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into()).with_context(|| bind_hint(addr))?;
+    if let Err(error) = socket.bind(&addr.into()) {
+        let hint = bind_hint(addr, error.kind());
+        return Err(anyhow::Error::new(error).context(hint));
+    }
     socket.listen(BACKLOG)?;
     Ok(TcpListener::from_std(socket.into())?)
 }
 
-fn bind_hint(addr: SocketAddr) -> String {
-    if addr.port() < 1024 {
+fn bind_hint(addr: SocketAddr, kind: std::io::ErrorKind) -> String {
+    if kind == std::io::ErrorKind::AddrNotAvailable {
+        format!("cannot bind TCP {addr}: the address is not one of this machine's")
+    } else if addr.port() < 1024 {
         format!("cannot bind TCP {addr}: ports below 1024 need root or CAP_NET_BIND_SERVICE (e.g. `setcap cap_net_bind_service=+ep mirrorgate` or the systemd unit in deploy/)")
     } else {
         format!("cannot bind TCP {addr} (is another process using it?)")
