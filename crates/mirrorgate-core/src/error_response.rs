@@ -37,6 +37,7 @@ impl ProxyError {
             ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ProxyError::Body(BodyFault::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Body(BodyFault::ReadTimeout) => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::Body(BodyFault::LengthMismatch) => StatusCode::BAD_REQUEST,
             ProxyError::Upstream(e) => e.status(),
         }
     }
@@ -53,6 +54,9 @@ impl ProxyError {
             }
             ProxyError::Body(BodyFault::ReadTimeout) => {
                 "408 Request Timeout: the request body stopped arriving\n".into()
+            }
+            ProxyError::Body(BodyFault::LengthMismatch) => {
+                "400 Bad Request: the request body is not as long as its Content-Length\n".into()
             }
             ProxyError::Upstream(
                 UpstreamError::Connect { .. } | UpstreamError::Protocol { .. },

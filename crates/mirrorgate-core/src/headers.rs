@@ -34,12 +34,13 @@ pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-ho
 /// `Connection` names, and `TE` unless it is exactly `trailers` (which
 /// HTTP/2 allows end to end and gRPC needs).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Split the raw bytes, not `to_str()`: a value with one obs-text byte
+    // must not hide the other names it lists.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim_ascii()).ok())
         .collect();
     for name in named.iter().chain(HOP_BY_HOP.iter()) {
         headers.remove(name);
@@ -61,6 +62,33 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// A `Content-Length` that is not one decimal number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidContentLength;
+
+/// The request's `Content-Length`: `Ok(None)` without one, `Err` when its
+/// values are not all one same decimal number (RFC 9110 §8.6: a list of
+/// identical values may be read as one; anything else is malformed).
+pub fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, InvalidContentLength> {
+    let mut declared = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for element in value.as_bytes().split(|&b| b == b',') {
+            let digits = element.trim_ascii();
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(InvalidContentLength);
+            }
+            let n: u64 = std::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .ok_or(InvalidContentLength)?;
+            if declared.replace(n).is_some_and(|earlier| earlier != n) {
+                return Err(InvalidContentLength);
+            }
+        }
+    }
+    Ok(declared)
 }
 
 /// What the proxy tells a backend about the original client.
@@ -178,6 +206,39 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1, "left: {h:?}");
         assert_eq!(h["accept"], "*/*");
+    }
+
+    #[test]
+    fn connection_with_obs_text_still_names_its_other_headers() {
+        let mut h = map(&[("x-secret", "1"), ("accept", "*/*")]);
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_bytes(b"keep-alive, X-Secret, t\x8d\x89").unwrap(),
+        );
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "left: {h:?}");
+    }
+
+    #[test]
+    fn declared_length_reads_one_number_or_refuses() {
+        let read = |values: &[&str]| {
+            let pairs: Vec<_> = values.iter().map(|v| ("content-length", *v)).collect();
+            declared_length(&map(&pairs))
+        };
+        assert_eq!(read(&[]), Ok(None));
+        assert_eq!(read(&["42"]), Ok(Some(42)));
+        assert_eq!(read(&["42, 42", "42"]), Ok(Some(42)));
+        for bad in [
+            &["4 2"][..],
+            &["+4"],
+            &["-1"],
+            &[""],
+            &["1,2"],
+            &["1", "2"],
+            &["99999999999999999999999"],
+        ] {
+            assert_eq!(read(bad), Err(InvalidContentLength), "{bad:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use http::{HeaderValue, Request, Response, Uri, Version};
 use crate::access_log::{AccessLog, AccessRecord};
 use crate::error_response::ProxyError;
 use crate::exchange::{observed, Exchange};
-use crate::headers::{set_forwarded, strip_hop_by_hop, ForwardedFacts};
+use crate::headers::{self, set_forwarded, strip_hop_by_hop, ForwardedFacts};
 use crate::metrics::{Metrics, ServiceMetrics, NONE_LABEL};
 use crate::mirror::{self, MirrorStats, MirrorTarget};
 use http_body::Body as _;
@@ -282,11 +282,14 @@ impl Proxy {
         let service = target.service;
         route.service = Some(service.clone());
         let limits = target.body_limits;
-        if let Some(fault) = request_limits::declared_fault(req.body(), &limits) {
+        let content_length = headers::declared_length(req.headers())
+            .map_err(|_| ProxyError::BadRequest("invalid Content-Length"))?;
+        if let Some(fault) = request_limits::declared_fault(req.body(), content_length, &limits) {
             return Err(self.body_fault(fault, conn));
         }
         let fault = FaultCell::default();
-        let req = req.map(|body| request_limits::guard(body, &limits, fault.clone()));
+        let req =
+            req.map(|body| request_limits::guard(body, content_length, &limits, fault.clone()));
         let upstream_req = self.upstream_request(req, &authority, conn);
         let (upstream_req, mirrored) =
             mirror::dispatch(&service.mirrors, upstream_req, conn.peer.ip());
@@ -304,9 +307,9 @@ impl Proxy {
 
     /// Counts a request body limit being hit and turns it into the answer.
     fn body_fault(&self, fault: BodyFault, conn: &ConnInfo) -> ProxyError {
-        self.inner
-            .metrics
-            .limit_hit(conn.protocol.as_str(), fault.limit_key());
+        if let Some(limit) = fault.limit_key() {
+            self.inner.metrics.limit_hit(conn.protocol.as_str(), limit);
+        }
         ProxyError::Body(fault)
     }
 
@@ -434,6 +437,9 @@ pub fn request_authority<B>(req: &Request<B>) -> Result<Authority, ProxyError> {
                 "userinfo is not allowed in the authority",
             ));
         }
+        if !has_valid_port(authority) {
+            return Err(ProxyError::BadRequest("invalid port in the authority"));
+        }
         return Ok(authority.clone());
     }
     let host = host.ok_or(ProxyError::BadRequest("missing Host header"))?;
@@ -442,10 +448,22 @@ pub fn request_authority<B>(req: &Request<B>) -> Result<Authority, ProxyError> {
         .ok()
         .and_then(|h| h.parse().ok())
         .ok_or(ProxyError::BadRequest("invalid Host header"))?;
-    if authority.as_str().contains('@') || authority.as_str().is_empty() {
+    if authority.as_str().contains('@')
+        || authority.as_str().is_empty()
+        || !has_valid_port(&authority)
+    {
         return Err(ProxyError::BadRequest("invalid Host header"));
     }
     Ok(authority)
+}
+
+/// Whether the port after the host, if there is one, is a number a client
+/// can mean (0-65535). `Authority` accepts any text after the colon, but
+/// the upstream client drops a port it cannot parse: the backend would
+/// then see another host than the one the proxy routed on.
+fn has_valid_port(authority: &Authority) -> bool {
+    let after_host = &authority.as_str()[authority.host().len()..];
+    after_host.is_empty() || authority.port_u16().is_some()
 }
 
 #[cfg(test)]
@@ -470,6 +488,10 @@ mod tests {
             request_authority(&req("/x", &["b.example"])).unwrap(),
             "b.example"
         );
+        assert_eq!(
+            request_authority(&req("/x", &["[::1]:8080"])).unwrap(),
+            "[::1]:8080"
+        );
     }
 
     #[test]
@@ -479,6 +501,11 @@ mod tests {
             ("/x", vec!["a", "b"]),
             ("/x", vec!["bad host"]),
             ("/x", vec!["user@host"]),
+            ("/x", vec!["host:o0"]),
+            ("/x", vec!["host:"]),
+            ("/x", vec!["host:65536"]),
+            ("/x", vec!["[::1]:x"]),
+            ("http://host:x1/x", vec![]),
             ("/x", vec![""]),
         ] {
             let err = request_authority(&req(uri, &hosts)).unwrap_err();
