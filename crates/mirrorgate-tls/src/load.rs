@@ -50,6 +50,11 @@ pub enum TlsError {
         /// What is wrong.
         message: String,
     },
+    /// The key file could not be read or holds no usable key (a
+    /// [`TlsError::Read`] or [`TlsError::Pem`] of it): told apart so the
+    /// config error points at `key`, even when `cert` names the same file.
+    #[error(transparent)]
+    KeyFile(Box<TlsError>),
     /// Anything else rustls or rcgen refused.
     #[error("{0}")]
     Other(String),
@@ -69,6 +74,13 @@ fn pem_error(path: &Path, message: impl Into<String>) -> TlsError {
     }
 }
 
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let key_pem = read(path)?;
+    rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| pem_error(path, format!("bad PEM: {e}")))?
+        .ok_or_else(|| pem_error(path, "no PRIVATE KEY block found"))
+}
+
 /// Loads and checks a chain + key; returns it with the names it serves.
 pub fn load_certified_key(
     source: &CertSource,
@@ -80,10 +92,7 @@ pub fn load_certified_key(
     if chain.is_empty() {
         return Err(pem_error(&source.cert_path, "no CERTIFICATE block found"));
     }
-    let key_pem = read(&source.key_path)?;
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .map_err(|e| pem_error(&source.key_path, format!("bad PEM: {e}")))?
-        .ok_or_else(|| pem_error(&source.key_path, "no PRIVATE KEY block found"))?;
+    let key = load_key(&source.key_path).map_err(|e| TlsError::KeyFile(Box::new(e)))?;
     let certified = CertifiedKey::from_der(chain, key, &crate::crypto_provider()).map_err(|e| {
         TlsError::KeyPair {
             cert: source.cert_path.clone(),

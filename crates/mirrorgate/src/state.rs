@@ -83,9 +83,12 @@ fn cert_store(loaded: &LoadedConfig) -> Result<(CertStore, bool), ConfigError> {
         };
         let (key, names) = load_certified_key(&source).map_err(|e| {
             // A problem with the key file alone is reported at `key`.
-            let key_file = matches!(&e,
-                TlsError::Read { path, .. } | TlsError::Pem { path, .. } if *path == source.key_path);
-            let span = if key_file { cert.key.span() } else { cert.cert.span() };
+            let key_file = matches!(&e, TlsError::KeyFile(_));
+            let span = if key_file {
+                cert.key.span()
+            } else {
+                cert.cert.span()
+            };
             loaded.error_at(Some(span), e.to_string())
         })?;
         store
