@@ -18,6 +18,21 @@ from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.quic import events as qe
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
+from aioquic.quic.stream import QuicStreamSender
+
+# A server resends STOP_SENDING when it deems the packet that carried it
+# lost (RFC 9000 §13.3), and aioquic 1.2 then asserts in reset(): "cannot
+# call reset() more than once". A second STOP_SENDING for a stream already
+# reset changes nothing (§3.5), so a repeated reset is a no-op here.
+_reset_once = QuicStreamSender.reset
+
+
+def _reset(sender, error_code):
+    if sender._reset_error_code is None:
+        _reset_once(sender, error_code)
+
+
+QuicStreamSender.reset = _reset
 
 # QUIC v1 long-header packet types (RFC 9000 §17.2), from bits 4-5.
 PACKET_TYPES = {0: "initial", 1: "0rtt", 2: "handshake", 3: "retry"}
@@ -66,7 +81,7 @@ class Client:
         self.established = False
         self.closed = None  # the server's CONNECTION_CLOSE, if any
         self.responses = {}  # stream id -> what came back on it
-        self.uni_stopped = 0  # our unidirectional streams the server stopped
+        self.uni_stopped_ids = set()  # our unidirectional streams the server stopped
 
     # --- I/O -------------------------------------------------------------
 
@@ -118,7 +133,8 @@ class Client:
                 self._response(event.stream_id)["reset"] = event.error_code
             elif isinstance(event, qe.StopSendingReceived):
                 if event.stream_id % 4 == 2:
-                    self.uni_stopped += 1
+                    # A set: a resent STOP_SENDING is one stream stopped.
+                    self.uni_stopped_ids.add(event.stream_id)
                 else:
                     self._response(event.stream_id)["stop_sending"] = event.error_code
                 # aioquic answers with RESET_STREAM itself (RFC 9000
@@ -179,6 +195,11 @@ class Client:
         connection is gone."""
         r = self.responses.get(stream_id, {})
         return bool(r.get("ended") or "reset" in r or self.closed)
+
+    @property
+    def uni_stopped(self):
+        """How many of our unidirectional streams the server stopped."""
+        return len(self.uni_stopped_ids)
 
     def close(self):
         self.quic.close()
