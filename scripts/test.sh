@@ -3,7 +3,8 @@
 #
 #   1. installs what the tests need (curl; an HTTP/3-capable curl),
 #   2. checks formatting and lints (warnings are errors),
-#   3. runs unit tests and the end-to-end tests against the real binary.
+#   3. runs unit tests and the end-to-end tests against the real binary,
+#   4. fuzzes every cargo-fuzz target for 15 s (scripts/fuzz.sh; nightly).
 #
 # Idempotent: a second run installs nothing.
 set -euo pipefail
@@ -25,3 +26,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit + end-to-end)"
 cargo test --workspace --locked
+
+step "fuzz (every target for 15 s; scripts/fuzz.sh --long N for longer)"
+bash scripts/fuzz.sh
