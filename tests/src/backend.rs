@@ -40,6 +40,8 @@ pub struct Recorded {
     pub body_len: usize,
     /// Hex SHA-256 of the body.
     pub body_sha256: String,
+    /// Whether the body ended cleanly: false when the proxy aborted it.
+    pub body_complete: bool,
 }
 
 impl Recorded {
@@ -302,17 +304,23 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// Reads a request body to its end without keeping it: its length and
-/// hex SHA-256 (of what arrived, if it broke off).
-async fn measure(mut body: Incoming) -> (usize, String) {
+/// Reads a request body to its end without keeping it: its length, hex
+/// SHA-256 (of what arrived, if it broke off) and whether it ended cleanly.
+async fn measure(mut body: Incoming) -> (usize, String, bool) {
     let (mut len, mut hash) = (0, Sha256::new());
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Some(data) = frame.data_ref() {
-            len += data.len();
-            hash.update(data);
+    let complete = loop {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    len += data.len();
+                    hash.update(data);
+                }
+            }
+            Some(Err(_)) => break false,
+            None => break true,
         }
-    }
-    (len, hex::encode(hash.finalize()))
+    };
+    (len, hex::encode(hash.finalize()), complete)
 }
 
 type Answer = Response<Either<Full<Bytes>, PatternBody>>;
@@ -342,7 +350,7 @@ async fn answer(
     req: Request<Incoming>,
 ) -> Result<Answer, Infallible> {
     let (parts, body) = req.into_parts();
-    let (body_len, body_sha256) = measure(body).await;
+    let (body_len, body_sha256, body_complete) = measure(body).await;
     let recorded = Recorded {
         method: parts.method.to_string(),
         path: parts
@@ -372,6 +380,7 @@ async fn answer(
             .collect(),
         body_len,
         body_sha256,
+        body_complete,
     };
     log.lock().unwrap().push(recorded.clone());
     let path = recorded.path.as_str();

@@ -585,3 +585,45 @@ fn a_frame_declaring_hundreds_of_megabytes_on_the_control_stream_closes_the_conn
     assert_eq!(limit_hits(&proxy, "h3", "max_field_section_size"), 1.0);
     assert_h3_served(&proxy, "/after-control-frame", None);
 }
+
+#[test]
+fn a_body_not_as_long_as_its_content_length_is_refused_and_never_reaches_the_backend_whole() {
+    let backend = Backend::start("primary");
+    let proxy = Proxy::start(&app_service(&[&backend.url()], ""));
+    // h3 hands such a request on as is (RFC 9114 §4.1.2 calls it
+    // malformed): the proxy must answer 400 and abort what it forwarded.
+    for (declared, sent) in [("10", "3"), ("3", "10"), ("7", "0")] {
+        let r = attack(
+            "quic_content_length.py",
+            &[&port(&proxy), "--declared", declared, "--sent", sent],
+        );
+        assert_eq!(int(&r["outcome"]["status"]), 400, "{declared}/{sent}: {r}");
+    }
+    let fits = attack(
+        "quic_content_length.py",
+        &[
+            &port(&proxy),
+            "--declared",
+            "5",
+            "--sent",
+            "5",
+            "--path",
+            "/fits",
+        ],
+    );
+    assert_eq!(int(&fits["outcome"]["status"]), 200, "{fits}");
+    let recorded = backend.requests();
+    assert!(
+        recorded
+            .iter()
+            .any(|r| r.path == "/fits" && r.body_complete && r.body_len == 5),
+        "{recorded:?}"
+    );
+    // What was forwarded of the others was aborted, never completed.
+    assert!(
+        !recorded
+            .iter()
+            .any(|r| r.path == "/content-length" && r.body_complete),
+        "a body that did not match its Content-Length reached the backend whole: {recorded:?}"
+    );
+}
