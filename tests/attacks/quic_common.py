@@ -217,6 +217,17 @@ class Client:
         }
 
 
+def connected_client(port, timeout=15):
+    """A Client whose handshake with the proxy at `port` completed. If it
+    does not, says so with what the client saw and exits 1: the attack
+    cannot start, and the test must not read that as a defence."""
+    client = Client(port)
+    if not client.connect(timeout=timeout):
+        say(error="no handshake", **client.summary())
+        raise SystemExit(1)
+    return client
+
+
 def qpack_integer(value, prefix_bits, first_byte_flags):
     """A QPACK/HPACK prefixed integer (RFC 7541 §5.1)."""
     limit = (1 << prefix_bits) - 1

@@ -10,7 +10,7 @@ Reports the stream's outcome (status, or reset code).
 
 import argparse
 
-from quic_common import Client, say
+from quic_common import connected_client, say
 
 parser = argparse.ArgumentParser()
 parser.add_argument("port", type=int)
@@ -20,10 +20,7 @@ parser.add_argument("--path", default="/content-length")
 parser.add_argument("--timeout", type=float, default=30.0)
 args = parser.parse_args()
 
-client = Client(args.port)
-if not client.connect(timeout=15):
-    say(error="no handshake", **client.summary())
-    raise SystemExit(1)
+client = connected_client(args.port)
 stream = client.quic.get_next_available_stream_id()
 client.h3.send_headers(
     stream,

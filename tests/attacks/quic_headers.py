@@ -16,7 +16,7 @@ proxy acknowledged.
 import argparse
 import time
 
-from quic_common import Client, h3_frame_header, qpack_request, say
+from quic_common import connected_client, h3_frame_header, qpack_request, say
 
 parser = argparse.ArgumentParser()
 parser.add_argument("port", type=int)
@@ -27,10 +27,7 @@ parser.add_argument("--control", action="store_true")
 parser.add_argument("--timeout", type=float, default=60.0)
 args = parser.parse_args()
 
-client = Client(args.port)
-if not client.connect(timeout=15):
-    say(error="no handshake", **client.summary())
-    raise SystemExit(1)
+client = connected_client(args.port)
 
 acked = 0
 if args.header_bytes is not None:

@@ -15,7 +15,7 @@ import argparse
 
 from aioquic.buffer import encode_uint_var
 
-from quic_common import Client, say
+from quic_common import connected_client, say
 
 parser = argparse.ArgumentParser()
 parser.add_argument("port", type=int)
@@ -26,10 +26,7 @@ parser.add_argument("--ignore-limit", action="store_true")
 parser.add_argument("--timeout", type=float, default=60.0)
 args = parser.parse_args()
 
-client = Client(args.port)
-if not client.connect(timeout=15):
-    say(error="no handshake", **client.summary())
-    raise SystemExit(1)
+client = connected_client(args.port)
 if args.ignore_limit:
     client.quic._remote_max_streams_bidi = 1_000_000
     client.quic._remote_max_streams_uni = 1_000_000

@@ -19,9 +19,9 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use sha2::{Digest, Sha256};
+
+use crate::hyper_server;
 
 /// One request as the backend saw it.
 #[derive(Debug, Clone)]
@@ -109,14 +109,7 @@ impl Backend {
     /// [`Backend::start_with`] on a given address, e.g. the port of a
     /// backend that was down (`dead_backend_url`) coming back.
     pub fn start_at(name: &'static str, behaviour: Behaviour, addr: &str) -> Backend {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .unwrap();
+        let (runtime, listener) = hyper_server::bind(addr);
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let answered = Arc::new(AtomicUsize::new(0));
@@ -127,30 +120,18 @@ impl Backend {
         });
         let (log, done, accepted) = (requests.clone(), answered.clone(), connections.clone());
         let probed = health.clone();
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    // E.g. out of file descriptors: back off, don't spin.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                accepted.fetch_add(1, Ordering::SeqCst);
+        hyper_server::serve(&runtime, listener, move || {
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let (log, done, probed) = (log.clone(), done.clone(), probed.clone());
+            hyper::service::service_fn(move |req: Request<Incoming>| {
                 let (log, done, probed) = (log.clone(), done.clone(), probed.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        let (log, done, probed) = (log.clone(), done.clone(), probed.clone());
-                        async move {
-                            if req.uri().path() == "/health" {
-                                return Ok(health_answer(name, &probed));
-                            }
-                            answer(name, behaviour, log, done, req).await
-                        }
-                    });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+                async move {
+                    if req.uri().path() == "/health" {
+                        return Ok(health_answer(name, &probed));
+                    }
+                    answer(name, behaviour, log, done, req).await
+                }
+            })
         });
         Backend {
             addr,

@@ -7,9 +7,12 @@
 pub mod backend;
 pub mod curl;
 pub mod faulty;
+mod hyper_server;
+pub mod memory;
 pub mod pki;
 pub mod prom;
 pub mod proxy;
+pub mod py_tools;
 pub mod raw_http1;
 
 /// The values of header `name` (lowercase) in a recorded header list.

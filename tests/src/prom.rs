@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::OnceLock;
 
-use crate::proxy::workspace_root;
+use crate::py_tools;
 
 /// One sample: metric name with its suffix (`_total`, `_bucket`, ...),
 /// labels and value.
@@ -31,7 +30,9 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         out.append({"name": s.name, "labels": s.labels, "value": s.value})
 print(json.dumps(out))
 "#;
-    let mut child = Command::new(python())
+    let python =
+        py_tools::python("the metrics tests parse /metrics with the Prometheus Python client");
+    let mut child = Command::new(python)
         .args(["-c", SCRIPT])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -78,25 +79,4 @@ pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         })
         .map(|s| s.value)
         .sum()
-}
-
-/// The python of `scripts/py-tools.sh`, made on first use.
-fn python() -> &'static str {
-    static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let script = workspace_root().join("scripts/py-tools.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(
-            out.status.success() && !path.is_empty(),
-            "the metrics tests parse /metrics with the Prometheus Python client: \
-             `bash {}` must succeed (run scripts/install-test-deps.sh first). It said:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        path
-    })
 }

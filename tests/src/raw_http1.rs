@@ -8,10 +8,9 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::proxy::workspace_root;
+use crate::py_tools;
 
 /// How the bytes reach the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +122,8 @@ with socket.create_connection((host, port), timeout=limit) as raw:
 "#;
 
 fn tls_exchange(addr: SocketAddr, request: &[u8]) -> RawReply {
-    let mut child = Command::new(python())
+    let python = py_tools::python("the TLS attack tests use the py-tools python");
+    let mut child = Command::new(python)
         .args([
             "-c",
             TLS_CLIENT,
@@ -145,26 +145,4 @@ fn tls_exchange(addr: SocketAddr, request: &[u8]) -> RawReply {
         String::from_utf8_lossy(&out.stdout)
     );
     RawReply { bytes: out.stdout }
-}
-
-/// The python of `scripts/py-tools.sh`, made on first use; panics (never
-/// skips) when it cannot be made.
-pub fn python() -> &'static str {
-    static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let script = workspace_root().join("scripts/py-tools.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(
-            out.status.success() && !path.is_empty(),
-            "the TLS attack tests use the py-tools python: `bash {}` must succeed \
-             (run scripts/install-test-deps.sh first). It said:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        path
-    })
 }

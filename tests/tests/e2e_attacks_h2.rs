@@ -8,14 +8,16 @@
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mirrorgate_tests::backend::Backend;
 use mirrorgate_tests::curl::{curl, Proto};
+use mirrorgate_tests::memory::rss_kb;
 use mirrorgate_tests::prom;
 use mirrorgate_tests::proxy::{app_service, workspace_root, Proxy};
+use mirrorgate_tests::py_tools;
 use serde_json::Value;
 
 /// Resident memory the proxy may gain during one attack. Far below what
@@ -26,33 +28,12 @@ const ALLOWED_GROWTH_KB: u64 = 64 * 1024;
 /// Upper bound for one attack script (they bound themselves well below).
 const ATTACK_LIMIT: Duration = Duration::from_secs(120);
 
-/// The python of `scripts/py-tools.sh` (it has `h2`), made on first use.
-/// Fails, never skips, when it cannot be made.
-fn python() -> &'static str {
-    static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let script = workspace_root().join("scripts/py-tools.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(
-            out.status.success() && !path.is_empty(),
-            "the HTTP/2 attack tests craft frames with Python's h2 package: \
-             `bash {}` must succeed (run scripts/install-test-deps.sh first). It said:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        path
-    })
-}
-
 /// Runs `tests/attacks/SCRIPT` against the proxy's HTTPS port with `args`
 /// and returns its JSON report.
 fn attack(proxy: &Proxy, script: &str, args: &[&str]) -> Value {
     let dir = workspace_root().join("tests/attacks");
-    let mut child = Command::new(python())
+    let python = py_tools::python("the HTTP/2 attack tests craft frames with Python's h2 package");
+    let mut child = Command::new(python)
         .arg(dir.join(script))
         .arg(proxy.https_port.to_string())
         .args(args)
@@ -90,16 +71,6 @@ fn attack(proxy: &Proxy, script: &str, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     report
-}
-
-/// Current resident memory of `pid`, kB.
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }
 
 /// `mirrorgate_limit_hits_total{protocol="h2",limit}`.

@@ -374,57 +374,68 @@ fn wrong_types() -> Vec<Case> {
 /// Numbers out of range: 0 where 1 is the least, negative, too large.
 #[rustfmt::skip] // a table: one case a line
 fn out_of_range() -> Vec<Case> {
-    let at_least = "at least";
+    let mut cases = Vec::new();
+    // Counts and sizes whose least is 1.
+    for (header, key) in [
+        ("[listen]", "max_connections"),
+        ("[http1]", "max_header_bytes"),
+        ("[http1]", "max_headers"),
+        ("[http1]", "max_uri_length"),
+        ("[http2]", "max_concurrent_streams"),
+        ("[http2]", "max_header_list_size"),
+        ("[http3]", "max_concurrent_streams"),
+        ("[http3]", "stream_receive_window"),
+        ("[http3]", "connection_receive_window"),
+        ("[http3]", "max_connections"),
+        ("[http3]", "max_connections_per_ip"),
+        ("[proxy]", "max_request_body_size"),
+        ("[access_log]", "buffer"),
+        ("[runtime]", "worker_threads"),
+        ("[services.health_check]", "unhealthy_after"),
+        ("[services.health_check]", "healthy_after"),
+        ("[services.passive_health]", "consecutive_failures"),
+        ("[[services.mirrors]]", "connections"),
+        ("[[services.mirrors]]", "max_in_flight"),
+        ("[[routes]]", "max_request_body_size"),
+    ] {
+        cases.push(set(header, key, "0", "at least"));
+    }
+    // HTTP/2 limits held as `NonZero` integers: serde refuses 0 itself.
+    for key in [
+        "max_pending_accept_reset_streams",
+        "max_local_error_reset_streams",
+        "max_premature_resets",
+        "max_control_frames",
+        "max_send_buf_size",
+    ] {
+        cases.push(set("[http2]", key, "0", "nonzero"));
+    }
     let neg = "expected";
-    vec![
-        set("[listen]", "max_connections", "0", at_least),
+    cases.extend([
         set("[listen]", "max_connections", "-1", neg),
         set("[listen]", "alt_svc_port", "0", "port"),
         set("[listen]", "alt_svc_port", "70000", neg),
-        set("[http1]", "max_header_bytes", "0", at_least),
-        set("[http1]", "max_headers", "0", at_least),
-        set("[http1]", "max_uri_length", "0", at_least),
         set("[http1]", "max_headers", "-100", neg),
-        set("[http2]", "max_concurrent_streams", "0", at_least),
         set("[http2]", "max_concurrent_streams", "5000000000", neg),
-        set("[http2]", "max_header_list_size", "0", at_least),
-        set("[http2]", "max_pending_accept_reset_streams", "0", "nonzero"),
-        set("[http2]", "max_local_error_reset_streams", "0", "nonzero"),
-        set("[http2]", "max_premature_resets", "0", "nonzero"),
-        set("[http2]", "max_control_frames", "0", "nonzero"),
-        set("[http2]", "max_send_buf_size", "0", "nonzero"),
         set("[http2]", "initial_stream_window_size", "1", "65535"),
         set("[http2]", "initial_connection_window_size", "4000000000", "65535"),
-        set("[http3]", "max_concurrent_streams", "0", at_least),
         set("[http3]", "max_concurrent_uni_streams", "2", "at least 3"),
-        set("[http3]", "stream_receive_window", "0", at_least),
-        set("[http3]", "connection_receive_window", "0", at_least),
         set("[http3]", "max_field_section_size", "0", "between"),
         set("[http3]", "max_field_section_size", "-1", neg),
-        set("[http3]", "max_connections", "0", at_least),
-        set("[http3]", "max_connections_per_ip", "0", at_least),
         set("[http3]", "retry_above_handshakes", "-1", neg),
         set("[proxy]", "https_port", "0", "port"),
         set("[proxy]", "https_port", "65536", neg),
-        set("[proxy]", "max_request_body_size", "0", at_least),
         set("[proxy]", "max_request_body_size", "-1", neg),
-        set("[access_log]", "buffer", "0", at_least),
-        set("[runtime]", "worker_threads", "0", at_least),
         set("[runtime]", "worker_threads", "-2", neg),
         set("[[services]]", "max_idle_per_backend", "-1", neg),
-        set("[services.health_check]", "unhealthy_after", "0", at_least),
-        set("[services.health_check]", "healthy_after", "0", at_least),
         set("[services.health_check]", "expected_status", "[99]", "100-599"),
         set("[services.health_check]", "expected_status", "[]", "100-599"),
         set("[services.health_check]", "expected_status", "[600]", "100-599"),
-        set("[services.passive_health]", "consecutive_failures", "0", at_least),
         set("[[services.mirrors]]", "max_body_size", "-1", neg),
-        set("[[services.mirrors]]", "connections", "0", at_least),
-        set("[[services.mirrors]]", "max_in_flight", "0", at_least),
-        set("[[routes]]", "max_request_body_size", "0", at_least),
         // Larger than TOML's 64-bit integers.
         set("[listen]", "max_connections", "99999999999999999999", ""),
-    ]
+    ]);
+    cases
 }
 
 /// Durations that are not durations, zero, or absurdly long.

@@ -3,6 +3,7 @@
 
 use mirrorgate_tests::backend::{pattern, sha256_hex, Backend};
 use mirrorgate_tests::curl::{curl, ALL};
+use mirrorgate_tests::memory::peak_rss_kb;
 use mirrorgate_tests::proxy::{app_service, Proxy};
 
 const HUNDRED_MB: usize = 100 * 1024 * 1024;
@@ -10,16 +11,6 @@ const HUNDRED_MB: usize = 100 * 1024 * 1024;
 /// for one stream per protocol, with room to spare. A proxy that buffered
 /// the body would exceed it by far.
 const ALLOWED_GROWTH_KB: u64 = 40 * 1024;
-
-/// Peak resident memory of `pid`, from /proc.
-fn peak_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
-}
 
 #[test]
 fn hundred_megabytes_each_way_do_not_grow_memory_by_a_hundred_megabytes() {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use mirrorgate_tests::backend::{pattern, sha256_hex, Backend};
 use mirrorgate_tests::curl::Proto;
 use mirrorgate_tests::faulty::{RawMode, RawServer, StreamFault, StreamFaultServer};
+use mirrorgate_tests::memory::peak_rss_kb;
 use mirrorgate_tests::prom::{self, Sample};
 use mirrorgate_tests::proxy::Proxy;
 
@@ -276,18 +277,10 @@ fn fds(pid: u32) -> usize {
         .count()
 }
 
-/// Peak resident memory of `pid` so far, in kB.
-fn peak_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
-}
-
 /// The proxy's resources before the burst.
 struct Baseline {
+    /// Requests made to warm up: their copies count too.
+    requests: usize,
     fds: usize,
     peak_rss_kb: u64,
 }
@@ -295,9 +288,10 @@ struct Baseline {
 /// Warms every code path up (a few requests, their copies run to their
 /// end), then notes the proxy's descriptors and memory.
 fn baseline(proxy: &Proxy, mirrors: &[&str]) -> Baseline {
-    burst(proxy, 2);
+    let (requests, _) = burst(proxy, 2);
     wait_idle(proxy, mirrors, Duration::from_secs(30));
     Baseline {
+        requests,
         fds: fds(proxy.pid()),
         peak_rss_kb: peak_rss_kb(proxy.pid()),
     }
@@ -361,6 +355,43 @@ fn assert_every_copy(counters: &Counters, name: &str, requests: usize, outcome: 
     assert_eq!(others, 0.0, "{name}: {counters:?}");
 }
 
+/// A burst through a proxy whose mirrors misbehave, once every copy is
+/// over.
+struct Run {
+    proxy: Proxy,
+    before: Baseline,
+    /// Requests made, warm-up included: each one sampled for every mirror.
+    requests: usize,
+    /// `/metrics` right after the last client had its answer.
+    during: Vec<Sample>,
+    /// Each mirror's counters once no copy was under way, in the order of
+    /// the mirrors.
+    after: Vec<Counters>,
+}
+
+/// Starts a proxy mirroring every request to `mirrors` (see [`start`]),
+/// notes its [`baseline`], sends the burst ([`PER_KIND`] requests of each
+/// kind) and waits until no copy is under way; every copy to each mirror
+/// must have ended as `outcome` (see [`assert_every_copy`]).
+fn burst_through(primary: &Backend, mirrors: &[Mirror<'_>], outcome: &str) -> Run {
+    let proxy = start(primary, mirrors);
+    let names: Vec<&str> = mirrors.iter().map(|m| m.name).collect();
+    let before = baseline(&proxy, &names);
+    let (requests, during) = burst(&proxy, PER_KIND);
+    let requests = before.requests + requests;
+    let after = wait_idle(&proxy, &names, Duration::from_secs(60));
+    for (name, counters) in names.iter().zip(&after) {
+        assert_every_copy(counters, name, requests, outcome);
+    }
+    Run {
+        proxy,
+        before,
+        requests,
+        during,
+        after,
+    }
+}
+
 #[test]
 fn mirrors_that_accept_and_never_read_cost_the_primary_nothing() {
     let primary = Backend::start("primary");
@@ -371,7 +402,7 @@ fn mirrors_that_accept_and_never_read_cost_the_primary_nothing() {
     let names = ["h2-never-reads", "h1-never-reads"];
     // A longer timeout than the other tests': copies must still be waiting
     // when the last client has its answer, however slow the machine.
-    let proxy = start(
+    let run = burst_through(
         &primary,
         &[
             Mirror {
@@ -385,23 +416,19 @@ fn mirrors_that_accept_and_never_read_cost_the_primary_nothing() {
                 keys: "request_timeout = \"5s\"\nprotocol = \"http1\"",
             },
         ],
+        "failed_timeout",
     );
-    let before = baseline(&proxy, &names);
-    let warm_up = 4 * 2;
-    let (requests, during) = burst(&proxy, PER_KIND);
     // Every client had its answer while copies still waited on the
     // mirrors: the primary did not wait for them.
     for name in names {
-        let c = Counters::of(&during, name);
+        let c = Counters::of(&run.during, name);
         assert!(
             c.in_flight > 0.0,
             "{name}: no copy under way once every client was answered: were copies \
              awaited before answering? {c:?}"
         );
     }
-    let after = wait_idle(&proxy, &names, Duration::from_secs(60));
-    for (name, counters) in names.iter().zip(&after) {
-        assert_every_copy(counters, name, warm_up + requests, "failed_timeout");
+    for (name, counters) in names.iter().zip(&run.after) {
         // Copies held for the whole timeout pile up: beyond max_in_flight
         // (100) they are dropped and counted, never queued.
         assert!(
@@ -409,8 +436,8 @@ fn mirrors_that_accept_and_never_read_cost_the_primary_nothing() {
             "{name}: more copies under way than max_in_flight allows? {counters:?}"
         );
     }
-    assert_resources_back(&proxy, &before);
-    assert_eq!(primary.requests().len(), warm_up + requests);
+    assert_resources_back(&run.proxy, &run.before);
+    assert_eq!(primary.requests().len(), run.requests);
 }
 
 #[test]
@@ -419,7 +446,7 @@ fn mirrors_that_answer_gigabytes_are_read_one_mebibyte_then_cut() {
     let h1_flood = RawServer::start(RawMode::Gigabytes);
     let h2_flood = StreamFaultServer::start(StreamFault::EndlessBody);
     let names = ["h1-gigabytes", "h2c-endless"];
-    let proxy = start(
+    let run = burst_through(
         &primary,
         &[
             Mirror {
@@ -433,14 +460,8 @@ fn mirrors_that_answer_gigabytes_are_read_one_mebibyte_then_cut() {
                 keys: "",
             },
         ],
+        "completed_2xx",
     );
-    let before = baseline(&proxy, &names);
-    let warm_up = 4 * 2;
-    let (requests, _) = burst(&proxy, PER_KIND);
-    let after = wait_idle(&proxy, &names, Duration::from_secs(60));
-    for (name, counters) in names.iter().zip(&after) {
-        assert_every_copy(counters, name, warm_up + requests, "completed_2xx");
-    }
     // The proxy reads at most 1 MiB of a mirror's answer, then drops the
     // stream (HTTP/2 RST_STREAM) or the connection (HTTP/1.1). What a
     // mirror managed to send per copy is that plus what the kernel's
@@ -449,8 +470,8 @@ fn mirrors_that_answer_gigabytes_are_read_one_mebibyte_then_cut() {
     // 8 GiB a copy; read until the timeout, hundreds of MiB.
     let per_copy_bound = (4 << 20) + tcp_buffer_max("tcp_rmem") + tcp_buffer_max("tcp_wmem");
     for (name, written, counters) in [
-        (names[0], h1_flood.bytes_written(), &after[0]),
-        (names[1], h2_flood.bytes_written(), &after[1]),
+        (names[0], h1_flood.bytes_written(), &run.after[0]),
+        (names[1], h2_flood.bytes_written(), &run.after[1]),
     ] {
         let per_copy = written / counters.sent as u64;
         eprintln!(
@@ -462,7 +483,7 @@ fn mirrors_that_answer_gigabytes_are_read_one_mebibyte_then_cut() {
             "{name}: the mirror sent {per_copy} bytes per copy"
         );
     }
-    assert_resources_back(&proxy, &before);
+    assert_resources_back(&run.proxy, &run.before);
 }
 
 #[test]
@@ -484,37 +505,30 @@ fn mirrors_with_bad_certificates_get_nothing_and_cost_the_primary_nothing() {
     let url = format!("https://localhost:{}", tls_mirror.https_port);
     let ca = tls_mirror.dir.path().join("wrong.example.pem");
     let primary = Backend::start("primary");
-    let names = ["wrong-name", "untrusted"];
     // Trusted issuer, wrong name; and a certificate no root vouches for.
     let wrong_name_keys = format!("ca_file = \"{}\"", ca.display());
-    let proxy = start(
+    let run = burst_through(
         &primary,
         &[
             Mirror {
-                name: names[0],
+                name: "wrong-name",
                 url: url.clone(),
                 keys: &wrong_name_keys,
             },
             Mirror {
-                name: names[1],
+                name: "untrusted",
                 url,
                 keys: "",
             },
         ],
+        "failed_connect",
     );
-    let before = baseline(&proxy, &names);
-    let warm_up = 4 * 2;
-    let (requests, _) = burst(&proxy, PER_KIND);
-    let after = wait_idle(&proxy, &names, Duration::from_secs(60));
-    for (name, counters) in names.iter().zip(&after) {
-        assert_every_copy(counters, name, warm_up + requests, "failed_connect");
-    }
     assert_eq!(
         staging.requests().len(),
         0,
         "a copy crossed a TLS handshake that verification must fail"
     );
-    assert_resources_back(&proxy, &before);
+    assert_resources_back(&run.proxy, &run.before);
 }
 
 #[test]
@@ -522,30 +536,23 @@ fn mirrors_that_reset_every_stream_cost_the_primary_nothing() {
     let primary = Backend::start("primary");
     let h2_reset = StreamFaultServer::start(StreamFault::ResetEveryStream);
     let h1_reset = RawServer::start(RawMode::ResetMidBody);
-    let names = ["h2c-rst-stream", "h1-tcp-rst"];
-    let proxy = start(
+    let run = burst_through(
         &primary,
         &[
             Mirror {
-                name: names[0],
+                name: "h2c-rst-stream",
                 url: h2_reset.url(),
                 keys: "",
             },
             Mirror {
-                name: names[1],
+                name: "h1-tcp-rst",
                 url: h1_reset.url(),
                 keys: "protocol = \"http1\"",
             },
         ],
+        "failed_reset",
     );
-    let before = baseline(&proxy, &names);
-    let warm_up = 4 * 2;
-    let (requests, _) = burst(&proxy, PER_KIND);
-    let after = wait_idle(&proxy, &names, Duration::from_secs(60));
-    for (name, counters) in names.iter().zip(&after) {
-        assert_every_copy(counters, name, warm_up + requests, "failed_reset");
-    }
     // Each copy reached the mirror and was reset there, none was retried.
-    assert_eq!(h2_reset.requests() as f64, after[0].sent);
-    assert_resources_back(&proxy, &before);
+    assert_eq!(h2_reset.requests() as f64, run.after[0].sent);
+    assert_resources_back(&run.proxy, &run.before);
 }

@@ -24,17 +24,25 @@ struct Limit {
     metrics: Metrics,
 }
 
-/// A QUIC connection whose incoming streams are [`Limited`].
-pub struct LimitedConnection {
-    inner: h3_quinn::Connection,
+/// A QUIC connection (or its stream opener, `Q`) whose streams that h3
+/// reads frames from are [`Limited`].
+pub struct LimitedStreams<Q> {
+    inner: Q,
     limit: Arc<Limit>,
 }
+
+/// A QUIC connection whose incoming streams are [`Limited`].
+pub type LimitedConnection = LimitedStreams<h3_quinn::Connection>;
+
+/// Opens streams for h3 (the server opens only unidirectional ones:
+/// control and QPACK); a bidirectional one would be [`Limited`] too.
+pub type LimitedOpener = LimitedStreams<h3_quinn::OpenStreams>;
 
 impl LimitedConnection {
     /// Wraps `inner`: frames other than DATA longer than `frame_bytes`
     /// are refused and counted as `max_field_section_size` hits.
     pub fn new(inner: h3_quinn::Connection, frame_bytes: u64, metrics: Metrics) -> Self {
-        LimitedConnection {
+        LimitedStreams {
             inner,
             limit: Arc::new(Limit {
                 frame_bytes,
@@ -170,46 +178,20 @@ impl<B: Buf> quic::Connection<B> for LimitedConnection {
     }
 
     fn opener(&self) -> Self::OpenStreams {
-        LimitedOpener {
+        LimitedStreams {
             inner: quic::Connection::<B>::opener(&self.inner),
             limit: self.limit.clone(),
         }
     }
 }
 
-impl<B: Buf> OpenStreams<B> for LimitedConnection {
-    type BidiStream = Limited<h3_quinn::BidiStream<B>>;
-    type SendStream = h3_quinn::SendStream<B>;
-
-    fn poll_open_bidi(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Self::BidiStream, StreamErrorIncoming>> {
-        let stream = ready!(OpenStreams::<B>::poll_open_bidi(&mut self.inner, cx))?;
-        let scanner = FrameScanner::request(self.limit.frame_bytes);
-        Poll::Ready(Ok(Limited::new(stream, scanner, self.limit.clone(), None)))
-    }
-
-    fn poll_open_send(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Self::SendStream, StreamErrorIncoming>> {
-        OpenStreams::<B>::poll_open_send(&mut self.inner, cx)
-    }
-
-    fn close(&mut self, code: h3::error::Code, reason: &[u8]) {
-        OpenStreams::<B>::close(&mut self.inner, code, reason)
-    }
-}
-
-/// Opens streams for h3 (the server opens only unidirectional ones:
-/// control and QPACK); a bidirectional one would be [`Limited`] too.
-pub struct LimitedOpener {
-    inner: h3_quinn::OpenStreams,
-    limit: Arc<Limit>,
-}
-
-impl<B: Buf> OpenStreams<B> for LimitedOpener {
+/// One implementation for the connection and its opener: h3-quinn's two
+/// types open the same streams, and both must hand out [`Limited`] ones.
+impl<B, Q> OpenStreams<B> for LimitedStreams<Q>
+where
+    B: Buf,
+    Q: OpenStreams<B, BidiStream = h3_quinn::BidiStream<B>, SendStream = h3_quinn::SendStream<B>>,
+{
     type BidiStream = Limited<h3_quinn::BidiStream<B>>;
     type SendStream = h3_quinn::SendStream<B>;
 

@@ -8,13 +8,12 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+
+use crate::hyper_server;
 
 /// How a [`StreamFaultServer`] answers every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,36 +39,18 @@ pub struct StreamFaultServer {
 impl StreamFaultServer {
     /// Starts one answering as `fault` says.
     pub fn start(fault: StreamFault) -> StreamFaultServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
+        let (runtime, listener) = hyper_server::bind("127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicUsize::new(0));
         let written = Arc::new(AtomicU64::new(0));
         let (seen, sent) = (requests.clone(), written.clone());
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                let (seen, sent) = (seen.clone(), sent.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |_: Request<Incoming>| {
-                        seen.fetch_add(1, Ordering::SeqCst);
-                        let sent = sent.clone();
-                        async move { answer(fault, sent) }
-                    });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        hyper_server::serve(&runtime, listener, move || {
+            let (seen, sent) = (seen.clone(), sent.clone());
+            hyper::service::service_fn(move |_: Request<Incoming>| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let sent = sent.clone();
+                async move { answer(fault, sent) }
+            })
         });
         StreamFaultServer {
             addr,
