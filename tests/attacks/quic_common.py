@@ -171,14 +171,15 @@ class Client:
         self.run_until(lambda: self.established or self.closed, timeout)
         return self.established
 
-    def request(self, path="/", headers=(), end_stream=True):
-        """Sends a GET on a new request stream (queued by aioquic while the
-        server's stream credit is used up); returns its stream id."""
+    def request(self, path="/", headers=(), end_stream=True, method=b"GET"):
+        """Sends a request's headers (a GET unless told) on a new request
+        stream (queued by aioquic while the server's stream credit is used
+        up); returns its stream id."""
         stream_id = self.quic.get_next_available_stream_id()
         self.h3.send_headers(
             stream_id,
             [
-                (b":method", b"GET"),
+                (b":method", method),
                 (b":scheme", b"https"),
                 (b":authority", self.authority),
                 (b":path", path.encode()),

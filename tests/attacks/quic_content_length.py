@@ -21,16 +21,11 @@ parser.add_argument("--timeout", type=float, default=30.0)
 args = parser.parse_args()
 
 client = connected_client(args.port)
-stream = client.quic.get_next_available_stream_id()
-client.h3.send_headers(
-    stream,
-    [
-        (b":method", b"POST"),
-        (b":scheme", b"https"),
-        (b":authority", client.authority),
-        (b":path", args.path.encode()),
-        (b"content-length", str(args.declared).encode()),
-    ],
+stream = client.request(
+    args.path,
+    [(b"content-length", str(args.declared).encode())],
+    end_stream=False,
+    method=b"POST",
 )
 client.h3.send_data(stream, b"x" * args.sent, end_stream=True)
 client.flush()

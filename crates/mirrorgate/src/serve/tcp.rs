@@ -9,6 +9,7 @@ use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
 use mirrorgate_h1::Http1Settings;
 use mirrorgate_h2::Http2Settings;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -24,6 +25,24 @@ pub struct TcpContext {
     /// One permit per open client connection (`[listen] max_connections`),
     /// shared by every TCP listener.
     pub connections: Arc<Semaphore>,
+}
+
+impl TcpContext {
+    /// Serves one connection over HTTP/1.1, plain or TLS, to its end.
+    async fn serve_http1<I>(self, io: I, conn: Arc<ConnInfo>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        mirrorgate_h1::serve_connection(
+            io,
+            conn,
+            self.handler,
+            &self.h1,
+            &self.lifecycle,
+            &self.metrics,
+        )
+        .await
+    }
 }
 
 /// A connection accepted within `[listen] max_connections`; the permit
@@ -76,15 +95,7 @@ pub async fn serve_plain(listener: TcpListener, cx: TcpContext) {
         cx.lifecycle.clone().spawn(async move {
             let _permit = permit;
             let _open = cx.metrics.connection(Protocol::Http1);
-            mirrorgate_h1::serve_connection(
-                stream,
-                conn,
-                cx.handler,
-                &cx.h1,
-                &cx.lifecycle,
-                &cx.metrics,
-            )
-            .await
+            cx.serve_http1(stream, conn).await
         });
     }
 }
@@ -143,17 +154,7 @@ pub async fn serve_tls(
                     )
                     .await
                 }
-                _ => {
-                    mirrorgate_h1::serve_connection(
-                        tls,
-                        conn,
-                        cx.handler,
-                        &cx.h1,
-                        &cx.lifecycle,
-                        &cx.metrics,
-                    )
-                    .await
-                }
+                _ => cx.serve_http1(tls, conn).await,
             }
         });
     }
