@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # mirrorgate against the direct origin and nginx, in one run.
 #
-#   benches/compare.sh                # 8 s per row, about 6 minutes
-#   DURATION=4 benches/compare.sh     # a quicker look
+#   benches/compare.sh                # 3 rounds of 8 s per row, about 7 minutes
+#   DURATION=4 ROUNDS=1 benches/compare.sh   # a quicker, noisier look
 #
 # On loopback, one row after another: the proxy under test (mirrorgate or
 # nginx, one worker) pinned to core 0, the load generator and the origins
@@ -15,11 +15,19 @@
 # both (nginx with its `mirror` directive); new TLS connections per second;
 # memory idle, under load and with 10,000 idle keep-alive connections.
 # Each row is compared with the reference row of its kind (see the "vs"
-# column). Writes benches/results/compare-DATE.md.
+# column). Every row runs once per round, rounds one after another; each
+# cell is the median over the rounds (errors: the sum), and each ratio the
+# median of the ratios within each round (a row against its reference of
+# the same round): a shared 2-core machine drifts by 20-50% between
+# single runs of the same row, enough to flip a ratio, while rows of one
+# round, minutes apart, mostly see the same machine.
+# Writes benches/results/compare-DATE.md.
 #
 # Bounded: every row runs DURATION seconds; every process started here is
 # stopped by PID on exit.
 IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
+ROUNDS="${ROUNDS:-3}"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a whole number above 0" >&2; exit 2; }
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash scripts/apt-ensure.sh openssl:openssl
 OHA="$(bash scripts/oha.sh)"
@@ -168,11 +176,35 @@ PY
 # --- rows ---------------------------------------------------------------------
 
 ROWS=()
-declare -A RESULT REF
-row() { # name reference-row "rps p50 p99 errors"
-    ROWS+=("$1"); REF[$1]="$2"; RESULT[$1]="$3"
-    echo "$1: $3" >&2
+declare -A RESULT REF RUNS
+row() { # name reference-row "rps p50 p99 errors": one more run of the row
+    [ -n "${REF[$1]+set}" ] || ROWS+=("$1")
+    REF[$1]="$2"
+    RUNS[$1]+="$3"$'\n'
+    echo "round $round: $1: $3" >&2
 }
+# The medians of a row's runs, and its errors summed: "rps p50 p99 errors".
+median_of_runs() {
+    awk 'NF == 4 { for (i = 1; i <= 3; i++) v[i, NR] = $i; errors += $4; n = NR }
+        function median(col,   a, k, j, t) {
+            for (k = 1; k <= n; k++) a[k] = v[col, k] + 0
+            for (k = 2; k <= n; k++) for (j = k; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        END { printf "%.2f %.0f %.0f %d\n", median(1), median(2), median(3), errors }' <<<"$1"
+}
+# The median over the rounds of column $3 (1: req/s, 3: p99) of row $1
+# divided by that of row $2 in the same round.
+median_ratio() {
+    paste -d' ' <(printf '%s' "${RUNS[$1]}") <(printf '%s' "${RUNS[$2]}") |
+        awk -v c="$3" 'NF == 8 && $(c + 4) > 0 { r[++n] = $c / $(c + 4) }
+            END {
+                for (k = 2; k <= n; k++) for (j = k; j > 1 && r[j-1] > r[j]; j--) { t = r[j]; r[j] = r[j-1]; r[j-1] = t }
+                if (n) printf "%.3f", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+            }'
+}
+
+for round in $(seq "$ROUNDS"); do
 
 row "origin alone (HTTP/1.1, plain)" "" "$(load_wrk "http://127.0.0.1:$ORIGIN/")"
 
@@ -214,6 +246,8 @@ stop_proxy
 start_nginx 100 "127.0.0.1:$SLOW"
 row "nginx mirroring 100% to a 1 s mirror" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$NGX/")"
 stop_proxy
+done
+for name in "${ROWS[@]}"; do RESULT[$name]="$(median_of_runs "${RUNS[$name]}")"; done
 
 # Memory with many idle keep-alive connections.
 idle_rss() { # proxy pid, port -> RSS while holding IDLE_CONNECTIONS open
@@ -246,7 +280,7 @@ out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
     echo
     machine
     echo "mirrorgate $("$BIN" --version | awk '{print $2}') (release), $("$NGINX" -v 2>&1 | sed 's/.*: //') (one worker), each on core 0;"
-    echo "load generators and origins on core 1; origin: nginx \`return 200\`; ${DURATION} s per row."
+    echo "load generators and origins on core 1; origin: nginx \`return 200\`; ${DURATION} s per row, $ROUNDS rounds, medians."
     echo "HTTP/1.1: wrk -t1 -c$CONNECTIONS; HTTP/2: h2load -c10 -m10; HTTP/3: oha -c$CONNECTIONS ($("$OHA" --version));"
     echo "new TLS connections: wrk with \`Connection: close\`; mirrors: nginx \`return 200\` (h2c for mirrorgate, HTTP/1.1 for nginx), slow mirror answers after 1 s."
     echo
@@ -256,8 +290,7 @@ out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
         read -r rps p50 p99 errors <<<"${RESULT[$name]}"
         ref="${REF[$name]}"
         if [ -n "$ref" ]; then
-            read -r rrps _ rp99 _ <<<"${RESULT[$ref]}"
-            echo "| $name | $rps | $(ms "$p50") | $(ms "$p99") | $errors | $(ratio "$rps" "$rrps") | $(ratio "$p99" "$rp99") | $ref |"
+            echo "| $name | $rps | $(ms "$p50") | $(ms "$p99") | $errors | $(median_ratio "$name" "$ref" 1) | $(median_ratio "$name" "$ref" 3) | $ref |"
         else
             echo "| $name | $rps | $(ms "$p50") | $(ms "$p99") | $errors | | | |"
         fi
