@@ -54,14 +54,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The declared `Content-Length`, if present and valid.
+/// The declared `Content-Length`, if present and valid (as
+/// [`declared_length`] reads it).
 pub fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+    declared_length(headers).ok().flatten()
 }
 
 /// A `Content-Length` that is not one decimal number.

@@ -74,6 +74,7 @@ fn pem_error(path: &Path, message: impl Into<String>) -> TlsError {
     }
 }
 
+/// The first private key in the PEM file at `path`.
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let key_pem = read(path)?;
     rustls_pemfile::private_key(&mut key_pem.as_slice())
