@@ -11,17 +11,13 @@ pub mod access_log;
 pub mod body;
 pub mod config;
 pub mod conn_info;
-pub mod error_response;
-pub mod exchange;
 pub mod handler;
 pub mod headers;
 pub mod lifecycle;
 pub mod metrics;
 pub mod mirror;
 pub mod proxy;
-pub mod request_limits;
 pub mod router;
-pub mod unread_body;
 pub mod upstream;
 
 pub use body::{Body, BoxError};

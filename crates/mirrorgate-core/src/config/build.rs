@@ -10,8 +10,8 @@ use super::{FilePath, MirrorConfig, PlainHttp, ProxyConfig, RouteConfig, Service
 use crate::access_log::AccessLog;
 use crate::metrics::Metrics;
 use crate::mirror::{CopyRules, MirrorCounters, MirrorSettings, MirrorTarget, Sampler};
+use crate::proxy::BodyLimits;
 use crate::proxy::{HttpsRedirect, ProxySettings, RouteTarget, Service};
-use crate::request_limits::BodyLimits;
 use crate::router::{Route, Router};
 use crate::upstream::{
     client_tls_config, ActiveHealth, PassiveHealth, PoolSettings, UpstreamPool, UpstreamProtocol,

@@ -12,7 +12,7 @@ use super::serde_helpers::{
     check_path_prefix, duration, from_str, optional_port, optional_positive, positive, vec_from_str,
 };
 use crate::mirror::{MirrorHost, SampleKey};
-use crate::request_limits::BodyLimits;
+use crate::proxy::BodyLimits;
 use crate::router::HostPattern;
 use crate::upstream::{BackendUrl, UpstreamProtocol};
 

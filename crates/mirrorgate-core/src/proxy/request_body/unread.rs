@@ -39,7 +39,7 @@ impl BodyWatcher for HandBack {
 
 /// Wraps `body`; the receiver gets what is left of it if it is dropped
 /// unfinished.
-pub fn recoverable(body: Body) -> (Body, oneshot::Receiver<Body>) {
+pub(super) fn recoverable(body: Body) -> (Body, oneshot::Receiver<Body>) {
     let (back, rest) = oneshot::channel();
     let body = Watched::new(body, HandBack(Some(back)));
     (crate::body::boxed(body), rest)
@@ -47,7 +47,7 @@ pub fn recoverable(body: Body) -> (Body, oneshot::Receiver<Body>) {
 
 /// Reads off what is left of a request body, at most
 /// [`MAX_DRAIN_BYTES`] and [`MAX_DRAIN_TIME`].
-pub async fn drain(rest: oneshot::Receiver<Body>) {
+pub(super) async fn drain(rest: oneshot::Receiver<Body>) {
     let _ = tokio::time::timeout(MAX_DRAIN_TIME, async {
         // Nothing comes back when the body was read to its end.
         let Ok(mut body) = rest.await else { return };

@@ -82,13 +82,13 @@ impl std::error::Error for BodyFault {}
 
 /// Where a guarded body records why it was cut, for the proxy to answer
 /// 413 or 408 instead of the 502 its failed forward would give.
-pub type FaultCell = Arc<OnceLock<BodyFault>>;
+pub(in crate::proxy) type FaultCell = Arc<OnceLock<BodyFault>>;
 
 /// The fault that can be seen before reading `body`, if any: a length
 /// (`content_length`, the request's valid `Content-Length`, or what the
 /// body knows of itself) over `limits`, or a body that cannot have the
 /// length declared.
-pub fn declared_fault(
+pub(super) fn declared_fault(
     body: &Body,
     content_length: Option<u64>,
     limits: &BodyLimits,
@@ -109,7 +109,7 @@ pub fn declared_fault(
 /// Wraps `body` so it fails with a [`BodyFault`] (also put in `fault`)
 /// once it passes `limits` or, when `content_length` is given, once it
 /// runs past it or ends short of it. Call [`declared_fault`] first.
-pub fn guard(
+pub(super) fn guard(
     body: Body,
     content_length: Option<u64>,
     limits: &BodyLimits,

@@ -1,11 +1,14 @@
-//! Failures the proxy answers itself, each with a short plain-text body.
+//! Errors phase: failures the proxy answers itself, each with a short
+//! plain-text body and one log line.
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
 
-use crate::request_limits::BodyFault;
+use super::ctx::RequestCtx;
+use super::request_body::drain_unread_body;
+use super::{BodyFault, Proxy};
 use crate::upstream::UpstreamError;
-use crate::{body, Body};
+use crate::{body, Body, ConnInfo};
 
 /// Why the proxy answers a request itself instead of a backend.
 #[derive(Debug, thiserror::Error)]
@@ -77,5 +80,29 @@ impl ProxyError {
         );
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
+    }
+}
+
+impl Proxy {
+    /// The answer to a request that failed with `error`, logged as one
+    /// line. What is left of its body is read off first, so that the
+    /// client, done sending, sees the answer.
+    pub(super) async fn fail_to_proxy(
+        &self,
+        error: ProxyError,
+        ctx: &mut RequestCtx,
+        conn: &ConnInfo,
+    ) -> Response<Body> {
+        drain_unread_body(ctx).await;
+        tracing::warn!(
+            status = error.status().as_u16(),
+            protocol = conn.protocol.as_str(),
+            client = %conn.peer,
+            method = %ctx.method,
+            path = ctx.uri.path(),
+            %error,
+            "request failed"
+        );
+        error.to_response()
     }
 }

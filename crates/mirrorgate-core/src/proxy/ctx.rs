@@ -1,0 +1,73 @@
+//! What one request carries from phase to phase.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Method, Request, Uri};
+use tokio::sync::oneshot;
+
+use super::logging::access_record;
+use super::request_body::{BodyFault, FaultCell};
+use super::{ProxyInner, Service};
+use crate::access_log::AccessRecord;
+use crate::metrics::GaugeGuard;
+use crate::{Body, ConnInfo};
+
+/// One request's state through the phases: what it arrived as, where it
+/// went, and what the logging phase needs at its end. Lives on the stack
+/// of [`super::Proxy::serve`].
+pub(super) struct RequestCtx {
+    /// When the request arrived.
+    pub(super) started: Instant,
+    /// Counts the request in flight until its response body is done.
+    pub(super) in_flight: GaugeGuard,
+    /// The method, kept for the failure line.
+    pub(super) method: Method,
+    /// The URI as the client sent it, kept for the failure line. `Uri`
+    /// clones share its bytes, so the hot path does not copy the path into
+    /// a new string.
+    pub(super) uri: Uri,
+    /// The access log line, when the access log is on; status, sizes and
+    /// backend are filled in as the request goes.
+    pub(super) record: Option<AccessRecord>,
+    /// The rest of a request body nobody read, handed back when the
+    /// request is dropped unfinished; `None` for a request without body.
+    pub(super) unread: Option<oneshot::Receiver<Body>>,
+    /// The service of the route taken, once routed: even a failure after
+    /// routing is counted against it.
+    pub(super) service: Option<Arc<Service>>,
+    /// Index of the backend that answered.
+    pub(super) backend: Option<usize>,
+    /// Whether a copy went to at least one mirror.
+    pub(super) mirrored: bool,
+    /// Where the limited request body records why it was cut, once its
+    /// limits apply.
+    pub(super) body_fault_cell: Option<FaultCell>,
+}
+
+impl RequestCtx {
+    /// The context of `req`, just arrived on `conn`: its clock starts and
+    /// it counts as in flight.
+    pub(super) fn new(proxy: &ProxyInner, req: &Request<Body>, conn: &ConnInfo) -> Self {
+        RequestCtx {
+            started: Instant::now(),
+            in_flight: proxy.metrics.in_flight(conn.protocol),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            record: proxy.access_log.as_ref().map(|_| access_record(req, conn)),
+            unread: None,
+            service: None,
+            backend: None,
+            mirrored: false,
+            body_fault_cell: None,
+        }
+    }
+
+    /// Why the request body was cut by its limits, if it was.
+    pub(super) fn body_fault(&self) -> Option<BodyFault> {
+        self.body_fault_cell
+            .as_ref()
+            .and_then(|cell| cell.get())
+            .copied()
+    }
+}

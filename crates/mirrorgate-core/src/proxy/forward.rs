@@ -1,0 +1,29 @@
+//! Forward phase: the request sent to its service's pool of backends.
+
+use http::{Request, Response};
+
+use super::ctx::RequestCtx;
+use super::{Proxy, ProxyError, Service};
+use crate::{body, Body, ConnInfo};
+
+impl Proxy {
+    /// Sends `req` to one of `service`'s backends, noting in `ctx` which
+    /// one answered.
+    pub(super) async fn forward(
+        &self,
+        req: Request<Body>,
+        service: &Service,
+        ctx: &mut RequestCtx,
+        conn: &ConnInfo,
+    ) -> Result<Response<Body>, ProxyError> {
+        let sent = service.pool.send(req).await;
+        // A body cut by its limits fails the forward: answer for the limit
+        // (413, 408), not with the 502 the failed forward would give.
+        if let Some(fault) = ctx.body_fault() {
+            return Err(self.refuse_body(fault, conn));
+        }
+        let (response, backend) = sent?;
+        ctx.backend = Some(backend);
+        Ok(response.map(body::boxed))
+    }
+}

@@ -1,0 +1,188 @@
+//! Logging phase: one request/response exchange as the metrics and the
+//! access log see it, what is known when the response head goes out,
+//! completed when its body ends (or the client goes away).
+
+use std::task::Poll;
+use std::time::{Instant, SystemTime};
+
+use http::header::{HOST, REFERER, USER_AGENT};
+use http::{HeaderValue, Request, Response};
+use http_body::Body as _;
+
+use super::ctx::RequestCtx;
+use super::Proxy;
+use crate::access_log::{AccessLog, AccessRecord};
+use crate::body::{BodyWatcher, Polled, Watched};
+use crate::metrics::{GaugeGuard, ServiceMetrics, NONE_LABEL};
+use crate::{body, Body, ConnInfo, Protocol};
+
+impl Proxy {
+    /// Counts the request and its response against the service it was
+    /// routed to (or as unrouted), and wraps the response body so that
+    /// its end records the duration and writes the access log line.
+    pub(super) fn logging(
+        &self,
+        response: Response<Body>,
+        ctx: RequestCtx,
+        conn: &ConnInfo,
+    ) -> Response<Body> {
+        let RequestCtx {
+            started,
+            in_flight,
+            record,
+            service,
+            backend,
+            mirrored,
+            ..
+        } = ctx;
+        let metrics = service
+            .as_ref()
+            .map_or(&self.inner.unrouted, |s| &s.metrics)
+            .clone();
+        metrics.request(conn.protocol);
+        metrics.response(conn.protocol, backend, response.status());
+        let log = self
+            .inner
+            .access_log
+            .clone()
+            .zip(record)
+            .map(|(log, mut record)| {
+                record.status = response.status().as_u16();
+                record.mirrored = mirrored;
+                if let Some(service) = &service {
+                    record.service.clone_from(&service.name);
+                    if let Some(url) = backend.and_then(|i| service.pool.backend_url(i)) {
+                        record.backend = url.to_string();
+                    }
+                }
+                (log, record)
+            });
+        let exchange = Exchange {
+            started,
+            protocol: conn.protocol,
+            metrics,
+            log,
+            in_flight,
+        };
+        response.map(|body| body::boxed(observed(body, exchange)))
+    }
+}
+
+/// The access log line's request facts; status, sizes and backend are
+/// filled in as the request goes.
+pub(super) fn access_record(req: &Request<Body>, conn: &ConnInfo) -> AccessRecord {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    AccessRecord {
+        time: SystemTime::now(),
+        client: conn.peer,
+        protocol: conn.protocol.as_str(),
+        sni: conn.tls_sni.clone(),
+        host: req
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .or_else(|| header(HOST))
+            .unwrap_or_else(|| NONE_LABEL.to_string()),
+        method: req.method().to_string(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.to_string()),
+        status: 0,
+        bytes: 0,
+        duration: std::time::Duration::ZERO,
+        service: NONE_LABEL.to_string(),
+        backend: NONE_LABEL.to_string(),
+        mirrored: false,
+        complete: false,
+        referer: header(REFERER),
+        user_agent: header(USER_AGENT),
+    }
+}
+
+/// An exchange whose response head is decided; finished by
+/// [`ObservedBody`].
+struct Exchange {
+    /// When the request arrived.
+    started: Instant,
+    /// The client protocol.
+    protocol: Protocol,
+    /// Where durations are recorded.
+    metrics: ServiceMetrics,
+    /// The access log line, when an access log is on.
+    log: Option<(AccessLog, AccessRecord)>,
+    /// Holds the in-flight gauge until the response is done.
+    in_flight: GaugeGuard,
+}
+
+impl Exchange {
+    fn finish(self, body_bytes: u64, complete: bool) {
+        let elapsed = self.started.elapsed();
+        self.metrics.duration(self.protocol, elapsed.as_secs_f64());
+        if let Some((log, mut record)) = self.log {
+            record.bytes = body_bytes;
+            record.duration = elapsed;
+            record.complete = complete;
+            log.write(record);
+        }
+        // Only now, its response done, does the request stop counting as
+        // in flight.
+        drop(self.in_flight);
+    }
+}
+
+/// A response body that counts its bytes and finishes its [`Exchange`]
+/// at its end, on an error, or when dropped early (client gone).
+type ObservedBody = Watched<Observer>;
+
+/// Wraps a response body for its exchange.
+fn observed(inner: Body, exchange: Exchange) -> ObservedBody {
+    Watched::new(
+        inner,
+        Observer {
+            bytes: 0,
+            exchange: Some(exchange),
+        },
+    )
+}
+
+/// Counts a response body's bytes and finishes its exchange once.
+struct Observer {
+    bytes: u64,
+    exchange: Option<Exchange>,
+}
+
+impl Observer {
+    fn finish(&mut self, complete: bool) {
+        if let Some(exchange) = self.exchange.take() {
+            exchange.finish(self.bytes, complete);
+        }
+    }
+}
+
+impl BodyWatcher for Observer {
+    fn polled(&mut self, polled: &Polled, ended: bool) {
+        match polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.bytes += data.len() as u64;
+                }
+                if ended {
+                    self.finish(true);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.finish(false),
+            Poll::Ready(None) => self.finish(true),
+            Poll::Pending => {}
+        }
+    }
+
+    fn dropped(&mut self, inner: &mut Body) {
+        // An empty body that is never polled (e.g. HEAD, 204) ended fine.
+        self.finish(inner.is_end_stream());
+    }
+}
