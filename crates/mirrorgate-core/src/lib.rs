@@ -8,9 +8,11 @@
 //! request's life as named phases ([`proxy`]).
 
 pub mod access_log;
+pub mod assemble;
 pub mod body;
 pub mod config;
 pub mod conn_info;
+mod de;
 pub mod error_response;
 pub mod exchange;
 pub mod handler;
