@@ -186,4 +186,19 @@ mod tests {
         assert_eq!(s.failed, [0, 0, 1]);
         assert_eq!(s.dropped, [0, 1, 0, 0]);
     }
+
+    #[test]
+    fn stats_print_every_slot_under_its_label() {
+        let c = MirrorCounters::default();
+        c.completed(http::StatusCode::OK);
+        c.failed(FailReason::Reset);
+        c.dropped(DropReason::BodyAbandoned);
+        assert_eq!(
+            c.snapshot().to_string(),
+            "sampled=0 sent=0 completed_1xx=0 completed_2xx=1 completed_3xx=0 \
+             completed_4xx=0 completed_5xx=0 failed_connect=0 failed_reset=1 \
+             failed_timeout=0 dropped_overload=0 dropped_body_too_large=0 \
+             dropped_method_filtered=0 dropped_body_abandoned=1"
+        );
+    }
 }

@@ -1,10 +1,11 @@
 //! Prometheus metrics, one registry for the life of the process.
 //!
 //! Families live here, created once; a config (re)load asks for handles
-//! by label ([`Metrics::service`], [`Metrics::mirror`]) and keeps them,
-//! so the request path increments pre-resolved counters with no label
-//! hashing or allocation, and counters carry on across reloads (the same
-//! labels give the same counter).
+//! by label ([`Metrics::service`], [`Metrics::backends`],
+//! [`Metrics::mirror`]) and keeps them, so the request path increments
+//! pre-resolved counters with no label hashing or allocation, and
+//! counters carry on across reloads (the same labels give the same
+//! counter).
 
 mod backend_stats;
 mod gauge_guard;
