@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use mirrorgate::config::{ConfigError, LoadedConfig};
-use mirrorgate_core::config::{build_proxy, BuildContext};
+use mirrorgate_core::assemble::{build_proxy, BuildContext};
 use mirrorgate_core::metrics::Metrics;
 
 /// This process's scratch file: `check` reads configs from files.

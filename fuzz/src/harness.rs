@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::{HeaderValue, Request};
 use mirrorgate_core::body::{self, BodyWatcher, Polled, Watched};
-use mirrorgate_core::config::{build_proxy, BuildContext};
+use mirrorgate_core::assemble::{build_proxy, BuildContext};
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::{Body, ConnInfo, Lifecycle, Protocol, Proxy, RequestHandler, ResponseFuture};
 

@@ -8,9 +8,11 @@
 //! request's life as named phases ([`proxy`]).
 
 pub mod access_log;
+pub mod assemble;
 pub mod body;
 pub mod config;
 pub mod conn_info;
+mod de;
 pub mod handler;
 pub mod headers;
 pub mod lifecycle;

@@ -5,7 +5,7 @@
 
 use http::HeaderValue;
 use mirrorgate_core::access_log::AccessLog;
-use mirrorgate_core::config::{build_proxy, BuildContext};
+use mirrorgate_core::assemble::{build_proxy, BuildContext};
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Proxy;
 use mirrorgate_tls::{load_certified_key, CertSource, CertStore, TlsError};

@@ -1,20 +1,22 @@
 //! The routing part of the config file (`[[services]]`, `[[routes]]`,
-//! `[proxy]`) and how it becomes a [`Proxy`](crate::Proxy).
+//! `[proxy]`) as plain data, one file per table; `assemble` turns it
+//! into a `Proxy`.
 //!
 //! Every value is checked while it is deserialized, so a bad value is
 //! reported by the TOML parser with its file position; checks that span
-//! several entries (a route naming an unknown service) carry the span of
-//! the offending value in a [`BuildError`].
+//! several entries (a route naming an unknown service) are made while
+//! assembling.
 
-mod build;
+mod backends;
 mod file_path;
-mod serde_helpers;
-mod types;
+mod mirror;
+mod proxy;
+mod route;
+mod service;
 
-pub use build::{build_proxy, BuildContext, BuildError};
+pub use crate::de::MAX_DURATION;
 pub use file_path::FilePath;
-pub use serde_helpers::MAX_DURATION;
-pub use types::{
-    HeaderMatch, HealthCheckConfig, MirrorConfig, PassiveHealthConfig, PlainHttp, ProxyConfig,
-    RouteConfig, ServiceConfig,
-};
+pub use mirror::MirrorConfig;
+pub use proxy::{PlainHttp, ProxyConfig};
+pub use route::{HeaderMatch, RouteConfig};
+pub use service::ServiceConfig;

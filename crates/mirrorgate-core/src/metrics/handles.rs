@@ -1,18 +1,19 @@
-//! Pre-resolved metric handles for the request path, and RAII guards for
-//! gauges that count things while they exist.
+//! Handles resolved once per config (re)load, so the request path
+//! increments counters with no label hashing or allocation.
 
 use std::sync::Arc;
 
 use http::StatusCode;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 
 use super::labels::{
     BackendLabels, MirrorLabels, MirrorOutcomeLabels, ResponseLabels, ServiceLabels,
 };
-use super::{Families, NONE_LABEL};
-use crate::mirror::{MirrorCounters, DROP_REASONS, FAIL_REASONS, STATUS_CLASSES};
+use super::{
+    BackendStats, DropReason, FailReason, Families, MirrorCounters, StatusClass, NONE_LABEL,
+};
 use crate::Protocol;
 
 pub(super) const PROTOCOLS: [Protocol; 3] = [Protocol::Http1, Protocol::Http2, Protocol::Http3];
@@ -25,26 +26,20 @@ pub(super) fn protocol_index(protocol: Protocol) -> usize {
     }
 }
 
-/// 1xx..5xx at 0..4; anything else counts as 5xx.
-pub(crate) fn class_index(status: StatusCode) -> usize {
-    (status.as_u16() / 100).clamp(1, 5) as usize - 1
-}
-
 /// One client protocol's handles for a service.
 struct ProtocolHandles {
     requests: Counter,
     duration: Histogram,
-    /// Per backend in config order, then one for mirrorgate's own answers.
+    /// Per backend in config order, then one for mirrorgate's own
+    /// answers; each by [`StatusClass`].
     responses: Vec<[Counter; 5]>,
 }
 
-/// A service's handles: requests, responses, durations, backend health
-/// and connect failures. Cheap to clone.
+/// A service's handles: requests, responses and durations. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct ServiceMetrics {
     per_protocol: Arc<[ProtocolHandles; 3]>,
-    connect_failures: Arc<[Counter]>,
-    healthy: Arc<[Gauge]>,
 }
 
 impl ServiceMetrics {
@@ -60,12 +55,12 @@ impl ServiceMetrics {
                 .map(String::as_str)
                 .chain([NONE_LABEL])
                 .map(|backend| {
-                    STATUS_CLASSES.map(|status_class| {
+                    StatusClass::ALL.map(|class| {
                         f.responses.get_or_create_owned(&ResponseLabels {
                             protocol,
                             service: service.to_string(),
                             backend: backend.to_string(),
-                            status_class,
+                            status_class: class.label(),
                         })
                     })
                 })
@@ -76,20 +71,8 @@ impl ServiceMetrics {
                 responses,
             }
         });
-        let backend_labels = |backend: &String| BackendLabels {
-            service: service.to_string(),
-            backend: backend.clone(),
-        };
         ServiceMetrics {
             per_protocol: Arc::new(per_protocol),
-            connect_failures: backends
-                .iter()
-                .map(|b| f.connect_failures.get_or_create_owned(&backend_labels(b)))
-                .collect(),
-            healthy: backends
-                .iter()
-                .map(|b| f.backend_healthy.get_or_create_owned(&backend_labels(b)))
-                .collect(),
         }
     }
 
@@ -105,7 +88,7 @@ impl ServiceMetrics {
         let row = backend
             .filter(|&i| i + 1 < handles.responses.len())
             .unwrap_or(handles.responses.len() - 1);
-        handles.responses[row][class_index(status)].inc();
+        handles.responses[row][StatusClass::of(status).index()].inc();
     }
 
     /// Records a request's duration, arrival to end of response.
@@ -114,20 +97,24 @@ impl ServiceMetrics {
             .duration
             .observe(seconds);
     }
+}
 
-    /// Counts a failed connect to backend `backend`.
-    pub fn connect_failed(&self, backend: usize) {
-        if let Some(c) = self.connect_failures.get(backend) {
-            c.inc();
-        }
-    }
-
-    /// Sets whether backend `backend` takes traffic.
-    pub fn set_healthy(&self, backend: usize, healthy: bool) {
-        if let Some(g) = self.healthy.get(backend) {
-            g.set(i64::from(healthy));
-        }
-    }
+/// A service's backends' connect failures and health.
+pub(super) fn backend_stats(f: &Families, service: &str, backends: &[String]) -> BackendStats {
+    let labels = |backend: &String| BackendLabels {
+        service: service.to_string(),
+        backend: backend.clone(),
+    };
+    BackendStats::new(
+        backends
+            .iter()
+            .map(|b| f.connect_failures.get_or_create_owned(&labels(b)))
+            .collect(),
+        backends
+            .iter()
+            .map(|b| f.backend_healthy.get_or_create_owned(&labels(b)))
+            .collect(),
+    )
 }
 
 pub(super) fn mirror_counters(f: &Families, service: &str, mirror: &str) -> MirrorCounters {
@@ -135,39 +122,19 @@ pub(super) fn mirror_counters(f: &Families, service: &str, mirror: &str) -> Mirr
         service: service.to_string(),
         mirror: mirror.to_string(),
     };
-    let outcome =
-        |family: &prometheus_client::metrics::family::Family<MirrorOutcomeLabels, Counter>,
-         outcome: &'static str| {
-            family.get_or_create_owned(&MirrorOutcomeLabels {
-                service: service.to_string(),
-                mirror: mirror.to_string(),
-                outcome,
-            })
-        };
+    let outcome = |family: &Family<MirrorOutcomeLabels, Counter>, outcome: &'static str| {
+        family.get_or_create_owned(&MirrorOutcomeLabels {
+            service: service.to_string(),
+            mirror: mirror.to_string(),
+            outcome,
+        })
+    };
     MirrorCounters {
         sampled: f.mirror_sampled.get_or_create_owned(&labels),
         sent: f.mirror_sent.get_or_create_owned(&labels),
         in_flight: f.mirror_in_flight.get_or_create_owned(&labels),
-        completed: STATUS_CLASSES.map(|c| outcome(&f.mirror_completed, c)),
-        failed: FAIL_REASONS.map(|r| outcome(&f.mirror_failed, r)),
-        dropped: DROP_REASONS.map(|r| outcome(&f.mirror_dropped, r)),
-    }
-}
-
-/// Holds a gauge up by one while it lives: a request in flight
-/// ([`super::Metrics::in_flight`]), an open connection
-/// ([`super::Metrics::connection`]).
-pub struct GaugeGuard(Gauge);
-
-impl GaugeGuard {
-    pub(crate) fn new(gauge: Gauge) -> Self {
-        gauge.inc();
-        GaugeGuard(gauge)
-    }
-}
-
-impl Drop for GaugeGuard {
-    fn drop(&mut self) {
-        self.0.dec();
+        completed: StatusClass::ALL.map(|c| outcome(&f.mirror_completed, c.label())),
+        failed: FailReason::ALL.map(|r| outcome(&f.mirror_failed, r.label())),
+        dropped: DropReason::ALL.map(|r| outcome(&f.mirror_dropped, r.label())),
     }
 }

@@ -1,13 +1,18 @@
 //! Prometheus metrics, one registry for the life of the process.
 //!
 //! Families live here, created once; a config (re)load asks for handles
-//! by label ([`Metrics::service`], [`Metrics::mirror`]) and keeps them,
-//! so the request path increments pre-resolved counters with no label
-//! hashing or allocation, and counters carry on across reloads (the same
-//! labels give the same counter).
+//! by label ([`Metrics::service`], [`Metrics::backends`],
+//! [`Metrics::mirror`]) and keeps them, so the request path increments
+//! pre-resolved counters with no label hashing or allocation, and
+//! counters carry on across reloads (the same labels give the same
+//! counter).
 
+mod backend_stats;
+mod gauge_guard;
 mod handles;
 mod labels;
+mod mirror_counters;
+mod status_class;
 
 use std::sync::Arc;
 
@@ -17,14 +22,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-pub(crate) use handles::class_index;
-pub use handles::{GaugeGuard, ServiceMetrics};
+pub use backend_stats::BackendStats;
+pub use gauge_guard::GaugeGuard;
+pub use handles::ServiceMetrics;
 use labels::{
     BackendLabels, HandshakeLabels, LimitLabels, MirrorLabels, MirrorOutcomeLabels, ProtocolLabels,
     ReloadLabels, ResponseLabels, ServiceLabels,
 };
+pub use mirror_counters::{DropReason, FailReason, MirrorCounters, MirrorStats};
+pub use status_class::StatusClass;
 
-use crate::mirror::MirrorCounters;
 use crate::Protocol;
 
 /// Upper bounds of the request duration buckets, in seconds: 0.5 ms to
@@ -221,9 +228,15 @@ impl Metrics {
         out
     }
 
-    /// Handles for a service and its backends (`-` for unrouted requests).
+    /// Handles for a service whose responses come from `backends` (`-`
+    /// for unrouted requests).
     pub fn service(&self, service: &str, backends: &[String]) -> ServiceMetrics {
         ServiceMetrics::resolve(&self.inner, service, backends)
+    }
+
+    /// Connect failures and health of a service's backends, for its pool.
+    pub fn backends(&self, service: &str, backends: &[String]) -> BackendStats {
+        handles::backend_stats(&self.inner, service, backends)
     }
 
     /// Counters for one mirror of a service.

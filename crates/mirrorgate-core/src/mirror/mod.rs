@@ -2,22 +2,19 @@
 //! throwing their answers away, without the primary ever waiting.
 //!
 //! The decisions are pure and unit-tested: [`Sampler`] (is this request
-//! copied?), [`CopyRules`] (what the copy looks like), [`MirrorCounters`]
-//! (what happened to each copy). [`MirrorTarget`] holds one mirror's
-//! pools and bounds; [`dispatch`] fans a request out; the tee copies
-//! request bodies as they stream to the primary.
+//! copied?), [`CopyRules`] (what the copy looks like). What happened to
+//! each copy is counted in [`MirrorCounters`], which the metrics own.
+//! [`MirrorTarget`] holds one mirror's pools and bounds; [`dispatch`] fans
+//! a request out; the tee copies request bodies as they stream to the
+//! primary.
 
 mod copy_rules;
-mod counters;
 mod dispatch;
 mod sampler;
 mod target;
 mod tee;
 
 pub use copy_rules::{CopyRules, MirrorHost};
-pub use counters::{
-    DropReason, FailReason, MirrorCounters, MirrorStats, DROP_REASONS, FAIL_REASONS, STATUS_CLASSES,
-};
 pub use dispatch::dispatch;
 pub use sampler::{SampleKey, Sampler};
 pub use target::{MirrorSettings, MirrorTarget, PendingCopy};

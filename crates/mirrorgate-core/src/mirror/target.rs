@@ -14,8 +14,8 @@ use http_body_util::BodyExt;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::tee::{BodyCopy, CopySink};
-use super::{CopyRules, DropReason, FailReason, MirrorCounters, Sampler};
-use crate::metrics::GaugeGuard;
+use super::{CopyRules, Sampler};
+use crate::metrics::{DropReason, FailReason, GaugeGuard, MirrorCounters};
 use crate::upstream::{PoolSettings, UpstreamError, UpstreamPool};
 use crate::Body;
 

@@ -11,8 +11,8 @@ use std::task::Poll;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::DropReason;
 use crate::body::{BodyWatcher, Polled, Watched};
+use crate::metrics::DropReason;
 use crate::Body;
 
 /// A whole body for a mirror, or why there is none.

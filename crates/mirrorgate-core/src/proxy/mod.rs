@@ -43,8 +43,8 @@ use std::sync::Arc;
 use http::{HeaderValue, Request, Response};
 
 use crate::access_log::AccessLog;
+use crate::metrics::MirrorStats;
 use crate::metrics::{Metrics, ServiceMetrics, NONE_LABEL};
-use crate::mirror::MirrorStats;
 use crate::router::Router;
 use crate::{Body, ConnInfo, RequestHandler, ResponseFuture};
 

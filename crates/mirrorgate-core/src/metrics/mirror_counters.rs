@@ -3,6 +3,8 @@
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
+use super::StatusClass;
+
 /// Why a sampled copy was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
@@ -16,6 +18,26 @@ pub enum DropReason {
     BodyAbandoned,
 }
 
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; 4] = [
+        DropReason::Overload,
+        DropReason::BodyTooLarge,
+        DropReason::MethodFiltered,
+        DropReason::BodyAbandoned,
+    ];
+
+    /// Its `outcome` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::Overload => "overload",
+            DropReason::BodyTooLarge => "body_too_large",
+            DropReason::MethodFiltered => "method_filtered",
+            DropReason::BodyAbandoned => "body_abandoned",
+        }
+    }
+}
+
 /// Why a sent copy failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailReason {
@@ -27,8 +49,22 @@ pub enum FailReason {
     Timeout,
 }
 
+impl FailReason {
+    /// Every reason, in counter order.
+    pub const ALL: [FailReason; 3] = [FailReason::Connect, FailReason::Reset, FailReason::Timeout];
+
+    /// Its `outcome` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailReason::Connect => "connect",
+            FailReason::Reset => "reset",
+            FailReason::Timeout => "timeout",
+        }
+    }
+}
+
 /// Monotonic counters for one mirror, shared with the metrics registry
-/// (see [`crate::metrics::Metrics::mirror`]), so they carry on across
+/// (see [`super::Metrics::mirror`]), so they carry on across
 /// config reloads. Lock-free: updated on the request path.
 #[derive(Debug, Default)]
 pub struct MirrorCounters {
@@ -39,12 +75,11 @@ pub struct MirrorCounters {
     pub sent: Counter,
     /// Copies under way (holding a `max_in_flight` permit).
     pub in_flight: Gauge,
-    /// Copies answered, by status class: 1xx..5xx at index 0..4.
+    /// Copies answered, by [`StatusClass`].
     pub completed: [Counter; 5],
-    /// Failed copies: connect, reset, timeout.
+    /// Failed copies, by [`FailReason`].
     pub failed: [Counter; 3],
-    /// Dropped copies: overload, body too large, method filtered,
-    /// body abandoned.
+    /// Dropped copies, by [`DropReason`].
     pub dropped: [Counter; 4],
 }
 
@@ -61,7 +96,7 @@ impl MirrorCounters {
 
     /// Counts an answered copy.
     pub fn completed(&self, status: http::StatusCode) {
-        self.completed[crate::metrics::class_index(status)].inc();
+        self.completed[StatusClass::of(status).index()].inc();
     }
 
     /// Counts a failed copy.
@@ -94,34 +129,34 @@ pub struct MirrorStats {
     pub sampled: u64,
     /// See [`MirrorCounters::sent`].
     pub sent: u64,
-    /// 1xx..5xx.
+    /// By [`StatusClass`].
     pub completed: [u64; 5],
-    /// connect, reset, timeout.
+    /// By [`FailReason`].
     pub failed: [u64; 3],
-    /// overload, body too large, method filtered, body abandoned.
+    /// By [`DropReason`].
     pub dropped: [u64; 4],
 }
-
-/// Label values for [`MirrorStats::completed`].
-pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-/// Label values for [`MirrorStats::failed`].
-pub const FAIL_REASONS: [&str; 3] = ["connect", "reset", "timeout"];
-/// Label values for [`MirrorStats::dropped`].
-pub const DROP_REASONS: [&str; 4] = [
-    "overload",
-    "body_too_large",
-    "method_filtered",
-    "body_abandoned",
-];
 
 impl std::fmt::Display for MirrorStats {
     /// `sampled=N sent=N completed_2xx=N ... failed_timeout=N dropped_overload=N ...`
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "sampled={} sent={}", self.sampled, self.sent)?;
         let groups: [(&str, &[&str], &[u64]); 3] = [
-            ("completed", &STATUS_CLASSES, &self.completed),
-            ("failed", &FAIL_REASONS, &self.failed),
-            ("dropped", &DROP_REASONS, &self.dropped),
+            (
+                "completed",
+                &StatusClass::ALL.map(StatusClass::label),
+                &self.completed,
+            ),
+            (
+                "failed",
+                &FailReason::ALL.map(FailReason::label),
+                &self.failed,
+            ),
+            (
+                "dropped",
+                &DropReason::ALL.map(DropReason::label),
+                &self.dropped,
+            ),
         ];
         for (group, labels, values) in groups {
             for (label, value) in labels.iter().zip(values) {
@@ -150,5 +185,20 @@ mod tests {
         assert_eq!(s.completed, [0, 1, 0, 0, 1]);
         assert_eq!(s.failed, [0, 0, 1]);
         assert_eq!(s.dropped, [0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn stats_print_every_slot_under_its_label() {
+        let c = MirrorCounters::default();
+        c.completed(http::StatusCode::OK);
+        c.failed(FailReason::Reset);
+        c.dropped(DropReason::BodyAbandoned);
+        assert_eq!(
+            c.snapshot().to_string(),
+            "sampled=0 sent=0 completed_1xx=0 completed_2xx=1 completed_3xx=0 \
+             completed_4xx=0 completed_5xx=0 failed_connect=0 failed_reset=1 \
+             failed_timeout=0 dropped_overload=0 dropped_body_too_large=0 \
+             dropped_method_filtered=0 dropped_body_abandoned=1"
+        );
     }
 }

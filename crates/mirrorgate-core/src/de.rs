@@ -1,4 +1,9 @@
-//! Deserializers that check values as they are read.
+//! Deserializers that check config values as they are read, so a bad
+//! value is reported by the TOML parser at its file position.
+//!
+//! A leaf module: each settings table lives beside the code it configures
+//! (most in `config`, the health tables in `upstream`) and all of them
+//! check their values with these.
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -7,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 /// Reads a string and parses it with `FromStr`, reporting its error.
-pub fn from_str<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn from_str<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr,
@@ -18,7 +23,7 @@ where
 }
 
 /// A list of strings, each parsed with `FromStr`.
-pub fn vec_from_str<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+pub(crate) fn vec_from_str<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr,
@@ -37,7 +42,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// A positive duration written as `"5s"`, `"250ms"`, `"1m 30s"`, at most
 /// [`MAX_DURATION`].
-pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     let value = humantime::parse_duration(&s).map_err(|e| {
         serde::de::Error::custom(format!(
@@ -58,20 +63,25 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 }
 
 /// A size or count that must be at least 1.
-pub fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    match u64::deserialize(d)? {
-        0 => Err(serde::de::Error::custom("must be at least 1")),
-        n => Ok(n),
+pub(crate) fn positive<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + PartialEq + From<u8>,
+{
+    let n = T::deserialize(d)?;
+    if n == T::from(0) {
+        return Err(serde::de::Error::custom("must be at least 1"));
     }
+    Ok(n)
 }
 
 /// [`positive`], for an optional key.
-pub fn optional_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn optional_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     positive(d).map(Some)
 }
 
 /// A TCP/UDP port other than 0, for an optional key.
-pub fn optional_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+pub(crate) fn optional_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
     match u16::deserialize(d)? {
         0 => Err(serde::de::Error::custom("port must be between 1 and 65535")),
         n => Ok(Some(n)),
@@ -79,7 +89,7 @@ pub fn optional_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::
 }
 
 /// Why `s` is no good as a name, if it is not.
-pub fn check_name(s: &str) -> Result<(), String> {
+pub(crate) fn check_name(s: &str) -> Result<(), String> {
     if s.trim().is_empty() {
         return Err("a name must not be empty".into());
     }
@@ -91,7 +101,7 @@ pub fn check_name(s: &str) -> Result<(), String> {
 
 /// A request path prefix: starts with `/`, no spaces or control
 /// characters.
-pub fn check_path_prefix(s: &str) -> Result<(), String> {
+pub(crate) fn check_path_prefix(s: &str) -> Result<(), String> {
     if !s.starts_with('/') || s.bytes().any(|b| b.is_ascii_control() || b == b' ') {
         return Err(format!(
             "invalid path prefix `{s}`: must start with `/` and contain no spaces or control characters"

@@ -1,0 +1,84 @@
+//! `[proxy]`: proxy-wide behaviour.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::de::{check_path_prefix, duration, optional_port, positive};
+use crate::proxy::BodyLimits;
+
+/// `[proxy]`: behaviour shared by every route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Append to client-sent `X-Forwarded-For` / `Forwarded` instead of
+    /// replacing them. Turn on only behind another trusted proxy.
+    #[serde(default)]
+    pub trust_forwarded_headers: bool,
+    /// What plain-HTTP listeners (port 80) do: `serve` (default) or
+    /// `redirect` (308 to `https://`, path and query kept).
+    #[serde(default)]
+    pub plain_http: PlainHttp,
+    /// Port in redirect locations. Default: the first `https` listener's
+    /// port (443 is left out of the URL).
+    #[serde(default, deserialize_with = "optional_port")]
+    pub https_port: Option<u16>,
+    /// Path prefixes still served over plain HTTP when redirecting.
+    /// Default `["/.well-known/acme-challenge/"]` (ACME HTTP-01).
+    #[serde(default = "acme_challenge", deserialize_with = "path_prefixes")]
+    pub redirect_exempt_paths: Vec<String>,
+    /// Largest request body, in bytes, on routes that set none
+    /// (413 beyond it). Default 100 MiB.
+    #[serde(
+        default = "default_max_request_body_size",
+        deserialize_with = "positive"
+    )]
+    pub max_request_body_size: u64,
+    /// Longest a request body may stall between two reads (408 after it;
+    /// the slow-POST guard). Default 60s.
+    #[serde(default = "default_body_read_timeout", deserialize_with = "duration")]
+    pub body_read_timeout: Duration,
+}
+
+fn default_max_request_body_size() -> u64 {
+    BodyLimits::default().max_size
+}
+fn default_body_read_timeout() -> Duration {
+    BodyLimits::default().read_timeout
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            trust_forwarded_headers: false,
+            plain_http: PlainHttp::default(),
+            https_port: None,
+            redirect_exempt_paths: acme_challenge(),
+            max_request_body_size: default_max_request_body_size(),
+            body_read_timeout: default_body_read_timeout(),
+        }
+    }
+}
+
+fn acme_challenge() -> Vec<String> {
+    vec!["/.well-known/acme-challenge/".to_string()]
+}
+
+fn path_prefixes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let paths = Vec::<String>::deserialize(d)?;
+    for path in &paths {
+        check_path_prefix(path).map_err(serde::de::Error::custom)?;
+    }
+    Ok(paths)
+}
+
+/// `[proxy] plain_http`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlainHttp {
+    /// Route and proxy like HTTPS.
+    #[default]
+    Serve,
+    /// Answer 308 to the same URL over HTTPS.
+    Redirect,
+}

@@ -1,0 +1,67 @@
+//! `[[services]]`: a named group of primary backends.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use super::backends::backends;
+use super::{FilePath, MirrorConfig};
+use crate::de::duration;
+use crate::upstream::{ActiveHealth, BackendUrl, PassiveHealth, UpstreamProtocol};
+
+/// `[[services]]`: a named group of primary backends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Name that routes refer to.
+    pub name: Spanned<String>,
+    /// Backend origins, `http://host:port` or `https://host:port`,
+    /// used round-robin.
+    #[serde(deserialize_with = "backends")]
+    pub backends: Vec<BackendUrl>,
+    /// `http1` (default) or `h2`.
+    #[serde(default)]
+    pub protocol: UpstreamProtocol,
+    /// TCP connect + TLS handshake limit. Default 5s.
+    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+    /// Limit for the backend's response head. Default 60s.
+    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// Idle keep-alive connections kept per backend. Default 64.
+    #[serde(default = "default_max_idle")]
+    pub max_idle_per_backend: usize,
+    /// Idle connections are closed after this. Default 90s.
+    #[serde(default = "default_idle_timeout", deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// PEM CA bundle for `https://` backends instead of the web PKI roots.
+    #[serde(default)]
+    pub ca_file: Option<FilePath>,
+    /// Do not verify `https://` backends' certificates (self-signed
+    /// staging only).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// Backends that get sampled copies of this service's requests.
+    #[serde(default)]
+    pub mirrors: Vec<MirrorConfig>,
+    /// Active health checks; off when absent.
+    #[serde(default)]
+    pub health_check: Option<ActiveHealth>,
+    /// Ejection after consecutive failed requests; off when absent.
+    #[serde(default)]
+    pub passive_health: Option<PassiveHealth>,
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_max_idle() -> usize {
+    64
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(90)
+}
