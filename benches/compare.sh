@@ -23,10 +23,32 @@
 # round, minutes apart, mostly see the same machine.
 # Writes benches/results/compare-DATE.md.
 #
+# A/B against an earlier build, in the same run (a refactoring must not
+# cost speed; two runs minutes apart differ more than the change does):
+#
+#   BASELINE=/path/to/old/mirrorgate benches/compare.sh          # all rows + A/B
+#   BASELINE=/path/to/old/mirrorgate AB_ONLY=1 benches/compare.sh  # A/B rows only
+#
+# adds rows "baseline ..." for the old binary's HTTPS HTTP/1.1, HTTP/2,
+# HTTP/3 and new-connection rows and a table of this build's req/s and p99
+# over the baseline's. The two binaries take turns within a round, the
+# first one alternating between rounds, so drift does not favour either.
+# AB_ONLY=1 leaves out nginx, mirroring and memory.
+#
 # Bounded: every row runs DURATION seconds; every process started here is
 # stopped by PID on exit.
 IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
 ROUNDS="${ROUNDS:-3}"
+BASELINE="${BASELINE:-}"
+AB_ONLY="${AB_ONLY:-}"
+if [ -n "$BASELINE" ] && ! [ -x "$BASELINE" ]; then
+    echo "BASELINE=$BASELINE is not an executable mirrorgate binary" >&2
+    exit 2
+fi
+if [ -n "$AB_ONLY" ] && [ -z "$BASELINE" ]; then
+    echo "AB_ONLY=1 needs BASELINE=/path/to/old/mirrorgate" >&2
+    exit 2
+fi
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a whole number above 0" >&2; exit 2; }
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash scripts/apt-ensure.sh openssl:openssl
@@ -109,10 +131,11 @@ NGINX
 }
 
 PROXY_PID=""
-start_mirrorgate() { # $1 = mirror block
+start_mirrorgate() { # $1 = mirror block, $2 = binary (default: this build)
+    local bin="${2:-$BIN}"
     mirrorgate_config "${1:-}" >"$work/mirrorgate.toml"
-    "$BIN" check --config "$work/mirrorgate.toml" >/dev/null
-    RUST_LOG=warn taskset -c 0 "$BIN" run --config "$work/mirrorgate.toml" 2>>"$work/mirrorgate.log" &
+    "$bin" check --config "$work/mirrorgate.toml" >/dev/null
+    RUST_LOG=warn taskset -c 0 "$bin" run --config "$work/mirrorgate.toml" 2>>"$work/mirrorgate.log" &
     PROXY_PID=$!
     pids+=("$PROXY_PID")
     wait_for "https://127.0.0.1:$PROXY/"
@@ -204,28 +227,45 @@ median_ratio() {
             }'
 }
 
+# The reference row $1, or none when AB_ONLY leaves it out.
+vs() { [ -n "$AB_ONLY" ] || echo "$1"; }
+# The baseline binary's rows (BASELINE), the same loads as this build's.
+baseline_rows() {
+    start_mirrorgate "" "$BASELINE"
+    row "baseline HTTPS HTTP/1.1" "" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+    row "baseline HTTPS HTTP/2" "" "$(load_h2load "https://127.0.0.1:$PROXY/")"
+    row "baseline HTTP/3" "" "$(load_oha "https://127.0.0.1:$PROXY/")"
+    row "baseline new TLS connections" "" "$(load_wrk "https://127.0.0.1:$PROXY/" -H "Connection: close")"
+    stop_proxy
+}
+
 for round in $(seq "$ROUNDS"); do
 
 row "origin alone (HTTP/1.1, plain)" "" "$(load_wrk "http://127.0.0.1:$ORIGIN/")"
 
+if [ -z "$AB_ONLY" ]; then
 start_nginx
 row "nginx HTTPS HTTP/1.1" "" "$(load_wrk "https://127.0.0.1:$NGX/")"
 row "nginx HTTPS HTTP/2" "" "$(load_h2load "https://127.0.0.1:$NGX/")"
 row "nginx new TLS connections" "" "$(load_wrk "https://127.0.0.1:$NGX/" -H "Connection: close")"
 NGINX_IDLE_RSS=$(rss_kib "$PROXY_PID")
 stop_proxy
+fi
 
+if [ -n "$BASELINE" ] && [ $((round % 2)) -eq 1 ]; then baseline_rows; fi
 start_mirrorgate
 MG_IDLE_RSS=$(rss_kib "$PROXY_PID")
-row "mirrorgate HTTPS HTTP/1.1" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+row "mirrorgate HTTPS HTTP/1.1" "$(vs "nginx HTTPS HTTP/1.1")" "$(load_wrk "https://127.0.0.1:$PROXY/")"
 ( peak=0; while kill -0 "$PROXY_PID" 2>/dev/null; do r=$(rss_kib "$PROXY_PID"); [ "${r:-0}" -gt "$peak" ] && peak=$r && echo "$peak" >"$work/peak"; sleep 0.5; done ) &
 sampler=$!
-row "mirrorgate HTTPS HTTP/2" "nginx HTTPS HTTP/2" "$(load_h2load "https://127.0.0.1:$PROXY/")"
+row "mirrorgate HTTPS HTTP/2" "$(vs "nginx HTTPS HTTP/2")" "$(load_h2load "https://127.0.0.1:$PROXY/")"
 kill "$sampler" 2>/dev/null || true
 MG_LOAD_RSS=$(cat "$work/peak" 2>/dev/null || echo 0)
 row "mirrorgate HTTP/3" "mirrorgate HTTPS HTTP/2" "$(load_oha "https://127.0.0.1:$PROXY/")"
-row "mirrorgate new TLS connections" "nginx new TLS connections" "$(load_wrk "https://127.0.0.1:$PROXY/" -H "Connection: close")"
+row "mirrorgate new TLS connections" "$(vs "nginx new TLS connections")" "$(load_wrk "https://127.0.0.1:$PROXY/" -H "Connection: close")"
 stop_proxy
+if [ -n "$BASELINE" ] && [ $((round % 2)) -eq 0 ]; then baseline_rows; fi
+[ -z "$AB_ONLY" ] || continue
 
 # Mirroring: HTTPS HTTP/1.1 with wrk, against each proxy without it.
 start_mirrorgate "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)"
@@ -261,6 +301,7 @@ idle_rss() { # proxy pid, port -> RSS while holding IDLE_CONNECTIONS open
     kill "$client" 2>/dev/null || true
     wait "$client" 2>/dev/null || true
 }
+if [ -z "$AB_ONLY" ]; then
 start_mirrorgate
 MG_IDLE_RSS=$(rss_kib "$PROXY_PID")
 MG_CONNS_RSS=$(idle_rss "$PROXY_PID" "$PROXY")
@@ -269,6 +310,7 @@ start_nginx
 NGINX_IDLE_RSS=$(rss_kib "$PROXY_PID")
 NGINX_CONNS_RSS=$(idle_rss "$PROXY_PID" "$NGX")
 stop_proxy
+fi
 
 # --- the table ------------------------------------------------------------------
 
@@ -295,13 +337,25 @@ out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
             echo "| $name | $rps | $(ms "$p50") | $(ms "$p99") | $errors | | | |"
         fi
     done
-    echo
-    echo "| memory (RSS) | mirrorgate | nginx (master + worker) |"
-    echo "|---|---|---|"
-    echo "| idle | $((MG_IDLE_RSS / 1024)) MiB | $((NGINX_IDLE_RSS / 1024)) MiB |"
-    echo "| peak under HTTP/2 load | $((MG_LOAD_RSS / 1024)) MiB | |"
-    echo "| with $IDLE_CONNECTIONS idle keep-alive TLS connections | $((MG_CONNS_RSS / 1024)) MiB | $((NGINX_CONNS_RSS / 1024)) MiB |"
-    echo "| per idle connection | $(per_conn "$MG_CONNS_RSS" "$MG_IDLE_RSS") | $(per_conn "$NGINX_CONNS_RSS" "$NGINX_IDLE_RSS") |"
+    if [ -n "$BASELINE" ]; then
+        echo
+        echo "A/B: this build over the baseline ($BASELINE), medians of same-round ratios:"
+        echo
+        echo "| row | req/s ratio | p99 ratio |"
+        echo "|---|---|---|"
+        for kind in "HTTPS HTTP/1.1" "HTTPS HTTP/2" "HTTP/3" "new TLS connections"; do
+            echo "| $kind | $(median_ratio "mirrorgate $kind" "baseline $kind" 1) | $(median_ratio "mirrorgate $kind" "baseline $kind" 3) |"
+        done
+    fi
+    if [ -z "$AB_ONLY" ]; then
+        echo
+        echo "| memory (RSS) | mirrorgate | nginx (master + worker) |"
+        echo "|---|---|---|"
+        echo "| idle | $((MG_IDLE_RSS / 1024)) MiB | $((NGINX_IDLE_RSS / 1024)) MiB |"
+        echo "| peak under HTTP/2 load | $((MG_LOAD_RSS / 1024)) MiB | |"
+        echo "| with $IDLE_CONNECTIONS idle keep-alive TLS connections | $((MG_CONNS_RSS / 1024)) MiB | $((NGINX_CONNS_RSS / 1024)) MiB |"
+        echo "| per idle connection | $(per_conn "$MG_CONNS_RSS" "$MG_IDLE_RSS") | $(per_conn "$NGINX_CONNS_RSS" "$NGINX_IDLE_RSS") |"
+    fi
 } >"$out"
 cat "$out"
 echo "written: $out" >&2
