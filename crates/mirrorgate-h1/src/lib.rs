@@ -68,7 +68,7 @@ pub async fn serve_connection<I>(
         return;
     };
     if let Some(limit) = outcome::limit_hit(&error, standing, settings) {
-        metrics.limit_hit("h1", limit);
+        metrics.limit_hit(limit);
     }
     if error.is_timeout() && standing.mid_head() {
         answer_and_close(io, REQUEST_TIMEOUT).await;

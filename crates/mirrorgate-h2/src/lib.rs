@@ -9,7 +9,7 @@
 //!   [`Http2Settings::max_header_list_size`].
 //! - PING and SETTINGS floods: `control_frames`, watched in `watched_io`.
 //!
-//! Each closes the connection and counts one `limit_hit("h2", KEY)`.
+//! Each closes the connection and counts one hit of its [`Limit`].
 
 mod close_reason;
 mod control_frames;
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use mirrorgate_core::metrics::Metrics;
+use mirrorgate_core::metrics::{Limit, Metrics};
 use mirrorgate_core::{hyper_service, ConnInfo, Lifecycle, RequestHandler};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -65,7 +65,7 @@ pub async fn serve_connection<I>(
     let result = match served {
         Some(result) => result,
         None => {
-            metrics.limit_hit("h2", "max_premature_resets");
+            metrics.limit_hit(Limit::H2MaxPrematureResets);
             tracing::debug!(%peer, "HTTP/2 client cancels most of its requests: closing (Rapid Reset)");
             connection.as_mut().graceful_shutdown();
             // On timeout the connection is dropped: the socket closes.
@@ -74,7 +74,7 @@ pub async fn serve_connection<I>(
         }
     };
     if let Some(limit) = close_reason::limit_of(&observed, result.as_ref().err()) {
-        metrics.limit_hit("h2", limit);
+        metrics.limit_hit(limit);
     }
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "HTTP/2 connection ended with an error");

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use h3::error::StreamError;
-use mirrorgate_core::metrics::Metrics;
+use mirrorgate_core::metrics::{Limit, Metrics};
 use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
 use quinn::crypto::rustls::{HandshakeData, QuicServerConfig};
 use quinn::{IdleTimeout, TransportConfig, VarInt};
 
-use crate::admission::{Admission, Attempt, Decision, Ticket};
+use crate::admission::{Admission, Attempt, Ticket, TurnAway};
 use crate::limited::LimitedConnection;
 use crate::settings::Http3Settings;
 
@@ -80,8 +80,8 @@ pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
         };
         let ticket = match admission.admit(incoming.remote_address().ip(), attempt) {
             Ok(ticket) => ticket,
-            Err(decision) => {
-                turn_away(incoming, decision, &context.metrics);
+            Err(answer) => {
+                turn_away(incoming, answer, &context.metrics);
                 continue;
             }
         };
@@ -95,11 +95,11 @@ pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
 
 /// Answers an attempt that is not admitted: a Retry packet, or a refusal.
 /// Both are stateless and smaller than the client's padded Initial.
-fn turn_away(incoming: quinn::Incoming, decision: Decision, metrics: &Metrics) {
-    match decision {
-        Decision::Retry { limit } => {
+fn turn_away(incoming: quinn::Incoming, answer: TurnAway, metrics: &Metrics) {
+    match answer {
+        TurnAway::Retry { limit } => {
             if let Some(limit) = limit {
-                metrics.limit_hit("quic", limit);
+                metrics.limit_hit(limit);
             }
             if let Err(error) = incoming.retry() {
                 // Cannot happen for an unvalidated attempt (quinn
@@ -109,11 +109,10 @@ fn turn_away(incoming: quinn::Incoming, decision: Decision, metrics: &Metrics) {
                 error.into_incoming().refuse();
             }
         }
-        Decision::Refuse(limit) => {
-            metrics.limit_hit("quic", limit);
+        TurnAway::Refuse(limit) => {
+            metrics.limit_hit(limit);
             incoming.refuse();
         }
-        Decision::Accept => unreachable!("an accepted attempt has a ticket"),
     }
 }
 
@@ -145,7 +144,7 @@ async fn handshake_and_serve(
             }
             Err(_) => {
                 context.metrics.tls_handshake_failed("quic", "timeout");
-                context.metrics.limit_hit("quic", "handshake_timeout");
+                context.metrics.limit_hit(Limit::QuicHandshakeTimeout);
                 tracing::debug!(%peer, "QUIC handshake timed out");
                 return;
             }
@@ -153,7 +152,7 @@ async fn handshake_and_serve(
     if let Err(limit) = ticket.established() {
         // Several handshakes from one address raced past the check at
         // accept time; the ones over its share go now.
-        context.metrics.limit_hit("quic", limit);
+        context.metrics.limit_hit(limit);
         connection.close(H3_EXCESSIVE_LOAD, b"too many connections from this address");
         return;
     }
@@ -234,7 +233,7 @@ async fn serve_connection(connection: quinn::Connection, local: SocketAddr, cont
                         Err(error) => {
                             if let StreamError::HeaderTooBig { .. } = error {
                                 // h3 has answered 431.
-                                metrics.limit_hit("h3", "max_field_section_size");
+                                metrics.limit_hit(Limit::H3MaxFieldSectionSize);
                             }
                             tracing::debug!(peer = %conn.peer, %error, "bad HTTP/3 request")
                         }

@@ -8,6 +8,7 @@
 
 mod handles;
 mod labels;
+mod limit;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use labels::{
     BackendLabels, HandshakeLabels, LimitLabels, MirrorLabels, MirrorOutcomeLabels, ProtocolLabels,
     ReloadLabels, ResponseLabels, ServiceLabels,
 };
+pub use limit::Limit;
 
 use crate::mirror::MirrorCounters;
 use crate::Protocol;
@@ -253,12 +255,11 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a protection limit being hit: `protocol` is `h1`, `h2`, `h3`,
-    /// or `tcp`/`quic` when no HTTP protocol is known yet; `limit` names the
-    /// config key (e.g. `max_connections`). The first hit of each limit is
+    /// Counts a protection limit being hit. The first hit of each limit is
     /// logged as a warning; later ones only count, so an attack cannot
     /// flood the log.
-    pub fn limit_hit(&self, protocol: &'static str, limit: &'static str) {
+    pub fn limit_hit(&self, limit: Limit) {
+        let (protocol, limit) = (limit.protocol(), limit.key());
         let before = self
             .inner
             .limit_hits

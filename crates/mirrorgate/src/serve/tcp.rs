@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mirrorgate_core::metrics::Metrics;
+use mirrorgate_core::metrics::{Limit, Metrics};
 use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
 use mirrorgate_h1::Http1Settings;
 use mirrorgate_h2::Http2Settings;
@@ -63,7 +63,7 @@ async fn accept(listener: &TcpListener, cx: &TcpContext) -> Option<Accepted> {
         match accepted {
             Ok((stream, peer)) => {
                 let Ok(permit) = cx.connections.clone().try_acquire_owned() else {
-                    cx.metrics.limit_hit("tcp", "max_connections");
+                    cx.metrics.limit_hit(Limit::TcpMaxConnections);
                     drop(stream);
                     continue;
                 };
