@@ -48,11 +48,11 @@ pub async fn serve_connection<I>(
 {
     let peer = conn.peer;
     let resets = Arc::new(premature_reset::ResetTracker::new(
-        settings.max_premature_resets,
+        settings.max_premature_resets.get(),
     ));
     let service = premature_reset::Tracked::new(hyper_service(handler, conn), resets.clone());
     let observed = Arc::new(watched_io::Observed::default());
-    let io = watched_io::WatchedIo::new(io, settings.max_control_frames, observed.clone());
+    let io = watched_io::WatchedIo::new(io, settings.max_control_frames.get(), observed.clone());
     let connection = builder(settings).serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let served = {
@@ -90,16 +90,16 @@ fn builder(settings: &Http2Settings) -> http2::Builder<TokioExecutor> {
         .max_header_list_size(settings.max_header_list_size)
         .keep_alive_interval(settings.keep_alive_interval)
         .keep_alive_timeout(settings.keep_alive_timeout)
-        .max_pending_accept_reset_streams(settings.max_pending_accept_reset_streams)
-        .max_local_error_reset_streams(settings.max_local_error_reset_streams)
-        .max_send_buf_size(settings.max_send_buf_size.min(u32::MAX as usize))
+        .max_pending_accept_reset_streams(settings.max_pending_accept_reset_streams.get())
+        .max_local_error_reset_streams(settings.max_local_error_reset_streams.get())
+        .max_send_buf_size(settings.max_send_buf_size.get() as usize)
         .initial_stream_window_size(window(settings.initial_stream_window_size))
         .initial_connection_window_size(window(settings.initial_connection_window_size));
     builder
 }
 
-/// A flow-control window HTTP/2 allows (RFC 9113 §6.9.2): h2 would send
-/// a larger one anyway and the client would fail the connection.
+/// `size` kept to a flow-control window HTTP/2 allows, for settings made
+/// in code rather than read from the config.
 fn window(size: u32) -> u32 {
-    size.clamp(65_535, (1 << 31) - 1)
+    size.clamp(settings::MIN_WINDOW, settings::MAX_WINDOW)
 }

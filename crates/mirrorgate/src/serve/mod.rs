@@ -36,38 +36,9 @@ pub struct Shared {
 /// bound) and starts its accept loop.
 pub fn start(config: &Config, shared: &Shared) -> anyhow::Result<Listeners> {
     let handler: Arc<dyn RequestHandler> = shared.live.clone();
-    let h1 = Arc::new(mirrorgate_h1::Http1Settings {
-        header_read_timeout: config.http1.header_read_timeout,
-        max_header_bytes: config.http1.max_header_bytes,
-        max_headers: config.http1.max_headers,
-        max_uri_length: config.http1.max_uri_length,
-    });
-    let h2 = Arc::new(mirrorgate_h2::Http2Settings {
-        max_concurrent_streams: config.http2.max_concurrent_streams,
-        max_header_list_size: config.http2.max_header_list_size,
-        keep_alive_interval: config.http2.keep_alive_interval,
-        keep_alive_timeout: config.http2.keep_alive_timeout,
-        max_pending_accept_reset_streams: config.http2.max_pending_accept_reset_streams.get(),
-        max_local_error_reset_streams: config.http2.max_local_error_reset_streams.get(),
-        max_premature_resets: config.http2.max_premature_resets.get(),
-        max_control_frames: config.http2.max_control_frames.get(),
-        max_send_buf_size: config.http2.max_send_buf_size.get() as usize,
-        initial_stream_window_size: config.http2.initial_stream_window_size.get(),
-        initial_connection_window_size: config.http2.initial_connection_window_size.get(),
-    });
-    let h3 = Arc::new(mirrorgate_h3::Http3Settings {
-        max_concurrent_streams: config.http3.max_concurrent_streams,
-        max_concurrent_uni_streams: config.http3.max_concurrent_uni_streams,
-        stream_receive_window: config.http3.stream_receive_window,
-        connection_receive_window: config.http3.connection_receive_window,
-        idle_timeout: config.http3.idle_timeout,
-        handshake_timeout: config.http3.handshake_timeout,
-        max_field_section_size: config.http3.max_field_section_size,
-        retry: config.http3.retry,
-        retry_above_handshakes: config.http3.retry_above_handshakes,
-        max_connections: config.http3.max_connections,
-        max_connections_per_ip: config.http3.max_connections_per_ip,
-    });
+    let h1 = Arc::new(config.http1.clone());
+    let h2 = Arc::new(config.http2.clone());
+    let h3 = Arc::new(config.http3.clone());
     let tls_error = |e: mirrorgate_tls::TlsError| anyhow::anyhow!("tls: {e}");
     let tcp_tls =
         mirrorgate_tls::tcp_server_config(shared.live.certs.clone()).map_err(tls_error)?;
