@@ -1,16 +1,16 @@
-//! Which limit ended a connection, so each hit is counted under its
-//! `[http2]` config key.
+//! Why a connection ended, in terms of the `[http2]` limits: the limit
+//! to count, if one closed it.
 
 use mirrorgate_core::metrics::Limit;
 
-use crate::watched_io::Observed;
+use crate::io_observer::Observed;
 
 const COMPRESSION_ERROR: u32 = 0x9;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 /// The limit that closed the connection, if one did, from what
 /// was seen on the wire and the error hyper returned.
-pub(crate) fn limit_of(observed: &Observed, error: Option<&hyper::Error>) -> Option<Limit> {
+pub(crate) fn closing_limit(observed: &Observed, error: Option<&hyper::Error>) -> Option<Limit> {
     if observed.flooded() {
         return Some(Limit::H2MaxControlFrames);
     }

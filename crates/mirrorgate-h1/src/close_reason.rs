@@ -1,16 +1,17 @@
-//! What ended a connection, in terms of the `[http1]` limits.
+//! Why a connection ended, in terms of the `[http1]` limits: the limit
+//! to count, if one closed it.
 
 use mirrorgate_core::metrics::Limit;
 
-use crate::watched_io::Standing;
+use crate::io_observer::Standing;
 use crate::Http1Settings;
 
-/// The limit that ended the connection with `error`,
-/// if one did. `standing` tells an idle keep-alive connection (closed by
-/// the same timer, not a limit hit worth counting) from a head that did
-/// not arrive in time, and a head too large in bytes from one with too
-/// many fields (hyper answers both with `431` and the same error).
-pub fn limit_hit(
+/// The limit that ended the connection with `error`, if one did.
+/// `standing` tells an idle keep-alive connection (closed by the same
+/// timer, not a limit hit worth counting) from a head that did not arrive
+/// in time, and a head too large in bytes from one with too many fields
+/// (hyper answers both with `431` and the same error).
+pub(crate) fn closing_limit(
     error: &hyper::Error,
     standing: Standing,
     settings: &Http1Settings,
