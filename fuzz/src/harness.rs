@@ -9,6 +9,7 @@ use std::time::Duration;
 use http::{HeaderValue, Request};
 use mirrorgate_core::body::{self, BodyWatcher, Polled, Watched};
 use mirrorgate_core::assemble::{build_proxy, BuildContext};
+use mirrorgate_core::listener::ListenerContext;
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::{Body, ConnInfo, Lifecycle, Protocol, Proxy, RequestHandler, ResponseFuture};
 
@@ -72,22 +73,19 @@ impl Harness {
     pub fn run_h1(&self, input: &[u8]) {
         let state = Arc::new(ExecState::default());
         let io = ScriptedIo::new(input.to_vec(), state.clone());
-        let handler: Arc<dyn RequestHandler> = Arc::new(Tagging {
-            proxy: self.proxy.clone(),
-            ledger: self.ledger.clone(),
-            state: state.clone(),
-            sent: None,
-        });
+        let cx = ListenerContext {
+            handler: Arc::new(Tagging {
+                proxy: self.proxy.clone(),
+                ledger: self.ledger.clone(),
+                state: state.clone(),
+                sent: None,
+            }),
+            lifecycle: self.lifecycle.clone(),
+            metrics: self.metrics.clone(),
+        };
         let conn = Arc::new(conn_info(Protocol::Http1, false));
         let settings = mirrorgate_h1::Http1Settings::default();
-        let serve = mirrorgate_h1::serve_connection(
-            io,
-            conn,
-            handler,
-            &settings,
-            &self.lifecycle,
-            &self.metrics,
-        );
+        let serve = mirrorgate_h1::serve_connection(io, conn, &cx, &settings);
         self.runtime.block_on(async {
             // The connection may end before the client is done (a
             // `Connection: close`, an error): then the input's end is moot.

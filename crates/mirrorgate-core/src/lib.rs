@@ -16,6 +16,7 @@ mod de;
 pub mod handler;
 pub mod headers;
 pub mod lifecycle;
+pub mod listener;
 pub mod metrics;
 pub mod mirror;
 pub mod proxy;

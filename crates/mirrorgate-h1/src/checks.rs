@@ -4,6 +4,7 @@
 
 use http::header::{HeaderMap, CONNECTION, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::{HeaderValue, Response, StatusCode, Uri};
+use mirrorgate_core::metrics::Limit;
 use mirrorgate_core::{body, Body};
 
 use crate::Http1Settings;
@@ -15,9 +16,9 @@ pub struct Rejection {
     pub status: StatusCode,
     /// One line for the client, no internal details.
     pub reason: &'static str,
-    /// The config key of the limit that was hit, if a limit (not a
-    /// malformed request) is the cause.
-    pub limit: Option<&'static str>,
+    /// The limit that was hit, if a limit (not a malformed request) is
+    /// the cause.
+    pub limit: Option<Limit>,
 }
 
 impl Rejection {
@@ -51,7 +52,7 @@ pub fn check_head(
         return Err(Rejection {
             status: StatusCode::URI_TOO_LONG,
             reason: "the request target is longer than this server accepts",
-            limit: Some("max_uri_length"),
+            limit: Some(Limit::H1MaxUriLength),
         });
     }
     check_transfer_encoding(headers)
@@ -115,7 +116,7 @@ mod tests {
         assert!(head("/0123456789abcdefghi", &[]).is_ok()); // 20 bytes
         let long = head("/0123456789abcdefghij", &[]).unwrap_err();
         assert_eq!(long.status, StatusCode::URI_TOO_LONG);
-        assert_eq!(long.limit, Some("max_uri_length"));
+        assert_eq!(long.limit, Some(Limit::H1MaxUriLength));
         // Absolute form counts scheme and authority too.
         assert!(head("http://a.example/0123456", &[]).is_err());
         assert!(head("http://a.example/01", &[]).is_ok());

@@ -8,19 +8,19 @@
 //! just drop the connection, and counts every limit hit.
 
 pub mod checks;
+mod close_reason;
 pub mod first_frame;
-mod outcome;
+mod io_observer;
 mod service;
 mod settings;
-pub mod watched_io;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use mirrorgate_core::metrics::Metrics;
-use mirrorgate_core::{ConnInfo, Lifecycle, RequestHandler};
+use mirrorgate_core::listener::ListenerContext;
+use mirrorgate_core::ConnInfo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 pub use settings::Http1Settings;
@@ -36,16 +36,14 @@ content-type: text/plain\r\nconnection: close\r\ncontent-length: 61\r\n\r\n\
 pub async fn serve_connection<I>(
     io: I,
     conn: Arc<ConnInfo>,
-    handler: Arc<dyn RequestHandler>,
+    cx: &ListenerContext,
     settings: &Http1Settings,
-    lifecycle: &Lifecycle,
-    metrics: &Metrics,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
-    let service = service::service(handler, conn, settings, metrics);
-    let (io, returned) = watched_io::watch(io);
+    let service = service::service(cx.handler.clone(), conn, settings, &cx.metrics);
+    let (io, returned) = io_observer::watch(io);
     let result = {
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -57,7 +55,7 @@ pub async fn serve_connection<I>(
             .keep_alive(true)
             .serve_connection(TokioIo::new(io), service);
         tokio::pin!(connection);
-        lifecycle
+        cx.lifecycle
             .serve_until_stopped(connection, |c| c.graceful_shutdown())
             .await
         // The connection, and with it the socket, is dropped here.
@@ -67,8 +65,8 @@ pub async fn serve_connection<I>(
     let Some((io, standing)) = returned.take() else {
         return;
     };
-    if let Some(limit) = outcome::limit_hit(&error, standing, settings) {
-        metrics.limit_hit("h1", limit);
+    if let Some(limit) = close_reason::closing_limit(&error, standing, settings) {
+        cx.metrics.limit_hit(limit);
     }
     if error.is_timeout() && standing.mid_head() {
         answer_and_close(io, REQUEST_TIMEOUT).await;

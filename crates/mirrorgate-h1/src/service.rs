@@ -39,7 +39,7 @@ pub fn service(
         let response: ResponseFuture = match check_head(req.uri(), req.headers(), &settings) {
             Err(rejection) => {
                 if let Some(limit) = rejection.limit {
-                    metrics.limit_hit("h1", limit);
+                    metrics.limit_hit(limit);
                 }
                 tracing::debug!(
                     peer = %conn.peer,

@@ -3,7 +3,7 @@
 //! memory; but it never closes the connection, and a client that reads
 //! its answers keeps the proxy acknowledging forever. A refilling
 //! allowance of such frames per connection decides when a client is
-//! flooding; `watched_io` then closes the connection, as Go's
+//! flooding; `io_observer` then closes the connection, as Go's
 //! HTTP/2 server closes a connection that queues too many control frames.
 
 use std::time::{Duration, Instant};

@@ -7,24 +7,25 @@
 //!   paced to arrive after the stream was accepted, `premature_reset`.
 //! - CONTINUATION flood (CVE-2024-27316) and HPACK bombs: h2, bounded by
 //!   [`Http2Settings::max_header_list_size`].
-//! - PING and SETTINGS floods: `control_frames`, watched in `watched_io`.
+//! - PING and SETTINGS floods: `control_frames`, watched in `io_observer`.
 //!
-//! Each closes the connection and counts one `limit_hit("h2", KEY)`.
+//! Each closes the connection and counts one hit of its [`Limit`].
 
 mod close_reason;
 mod control_frames;
 mod frame_scan;
+mod io_observer;
 mod premature_reset;
 mod settings;
-mod watched_io;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use mirrorgate_core::metrics::Metrics;
-use mirrorgate_core::{hyper_service, ConnInfo, Lifecycle, RequestHandler};
+use mirrorgate_core::listener::ListenerContext;
+use mirrorgate_core::metrics::Limit;
+use mirrorgate_core::{hyper_service, ConnInfo};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use settings::Http2Settings;
@@ -39,24 +40,25 @@ const ABUSE_CLOSE_GRACE: Duration = Duration::from_secs(5);
 pub async fn serve_connection<I>(
     io: I,
     conn: Arc<ConnInfo>,
-    handler: Arc<dyn RequestHandler>,
+    cx: &ListenerContext,
     settings: &Http2Settings,
-    lifecycle: &Lifecycle,
-    metrics: &Metrics,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
     let resets = Arc::new(premature_reset::ResetTracker::new(
-        settings.max_premature_resets,
+        settings.max_premature_resets.get(),
     ));
-    let service = premature_reset::Tracked::new(hyper_service(handler, conn), resets.clone());
-    let observed = Arc::new(watched_io::Observed::default());
-    let io = watched_io::WatchedIo::new(io, settings.max_control_frames, observed.clone());
+    let service =
+        premature_reset::Tracked::new(hyper_service(cx.handler.clone(), conn), resets.clone());
+    let observed = Arc::new(io_observer::Observed::default());
+    let io = io_observer::watch(io, settings.max_control_frames.get(), observed.clone());
     let connection = builder(settings).serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let served = {
-        let serve = lifecycle.serve_until_stopped(connection.as_mut(), |c| c.graceful_shutdown());
+        let serve = cx
+            .lifecycle
+            .serve_until_stopped(connection.as_mut(), |c| c.graceful_shutdown());
         tokio::select! {
             result = serve => Some(result),
             () = resets.tripped() => None,
@@ -65,7 +67,7 @@ pub async fn serve_connection<I>(
     let result = match served {
         Some(result) => result,
         None => {
-            metrics.limit_hit("h2", "max_premature_resets");
+            cx.metrics.limit_hit(Limit::H2MaxPrematureResets);
             tracing::debug!(%peer, "HTTP/2 client cancels most of its requests: closing (Rapid Reset)");
             connection.as_mut().graceful_shutdown();
             // On timeout the connection is dropped: the socket closes.
@@ -73,8 +75,8 @@ pub async fn serve_connection<I>(
             return;
         }
     };
-    if let Some(limit) = close_reason::limit_of(&observed, result.as_ref().err()) {
-        metrics.limit_hit("h2", limit);
+    if let Some(limit) = close_reason::closing_limit(&observed, result.as_ref().err()) {
+        cx.metrics.limit_hit(limit);
     }
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "HTTP/2 connection ended with an error");
@@ -90,16 +92,16 @@ fn builder(settings: &Http2Settings) -> http2::Builder<TokioExecutor> {
         .max_header_list_size(settings.max_header_list_size)
         .keep_alive_interval(settings.keep_alive_interval)
         .keep_alive_timeout(settings.keep_alive_timeout)
-        .max_pending_accept_reset_streams(settings.max_pending_accept_reset_streams)
-        .max_local_error_reset_streams(settings.max_local_error_reset_streams)
-        .max_send_buf_size(settings.max_send_buf_size.min(u32::MAX as usize))
+        .max_pending_accept_reset_streams(settings.max_pending_accept_reset_streams.get())
+        .max_local_error_reset_streams(settings.max_local_error_reset_streams.get())
+        .max_send_buf_size(settings.max_send_buf_size.get() as usize)
         .initial_stream_window_size(window(settings.initial_stream_window_size))
         .initial_connection_window_size(window(settings.initial_connection_window_size));
     builder
 }
 
-/// A flow-control window HTTP/2 allows (RFC 9113 §6.9.2): h2 would send
-/// a larger one anyway and the client would fail the connection.
+/// `size` kept to a flow-control window HTTP/2 allows, for settings made
+/// in code rather than read from the config.
 fn window(size: u32) -> u32 {
-    size.clamp(65_535, (1 << 31) - 1)
+    size.clamp(settings::MIN_WINDOW, settings::MAX_WINDOW)
 }

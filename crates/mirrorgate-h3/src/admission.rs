@@ -9,21 +9,21 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use mirrorgate_core::metrics::Limit;
+
 use crate::settings::{Http3Settings, RetryPolicy};
 
-/// What to do with one connection attempt.
+/// How a connection attempt that does not get its handshake is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Start the handshake.
-    Accept,
-    /// Answer with a Retry packet; `limit` names the config key that
-    /// caused it (`None` for `retry = "always"`).
+pub enum TurnAway {
+    /// Answer with a Retry packet; `limit` is the one that caused it
+    /// (`None` for `retry = "always"`).
     Retry {
         /// The limit reached, if one was.
-        limit: Option<&'static str>,
+        limit: Option<Limit>,
     },
-    /// Refuse (`CONNECTION_REFUSED`); the config key that was reached.
-    Refuse(&'static str),
+    /// Refuse (`CONNECTION_REFUSED`); the limit that was reached.
+    Refuse(Limit),
 }
 
 /// The load a decision is taken under.
@@ -46,27 +46,27 @@ pub struct Attempt {
     pub may_retry: bool,
 }
 
-/// The decision for `attempt` under `load`. Caps come first (a refusal
-/// is one small packet, never an amplifier); then an unvalidated attempt
-/// gets a Retry if the policy asks for one.
-pub fn decide(settings: &Http3Settings, load: Load, attempt: Attempt) -> Decision {
+/// The decision for `attempt` under `load`: `Ok` starts the handshake.
+/// Caps come first (a refusal is one small packet, never an amplifier);
+/// then an unvalidated attempt gets a Retry if the policy asks for one.
+pub fn decide(settings: &Http3Settings, load: Load, attempt: Attempt) -> Result<(), TurnAway> {
     if load.connections >= settings.max_connections {
-        return Decision::Refuse("max_connections");
+        return Err(TurnAway::Refuse(Limit::QuicMaxConnections));
     }
     if load.from_address >= settings.max_connections_per_ip {
-        return Decision::Refuse("max_connections_per_ip");
+        return Err(TurnAway::Refuse(Limit::QuicMaxConnectionsPerIp));
     }
     if attempt.validated || !attempt.may_retry {
-        return Decision::Accept;
+        return Ok(());
     }
     match settings.retry {
-        RetryPolicy::Always => Decision::Retry { limit: None },
+        RetryPolicy::Always => Err(TurnAway::Retry { limit: None }),
         RetryPolicy::UnderLoad if load.handshaking >= settings.retry_above_handshakes => {
-            Decision::Retry {
-                limit: Some("retry_above_handshakes"),
-            }
+            Err(TurnAway::Retry {
+                limit: Some(Limit::QuicRetryAboveHandshakes),
+            })
         }
-        RetryPolicy::UnderLoad | RetryPolicy::Never => Decision::Accept,
+        RetryPolicy::UnderLoad | RetryPolicy::Never => Ok(()),
     }
 }
 
@@ -110,32 +110,28 @@ impl Admission {
         })
     }
 
-    /// Decides on an attempt from `ip`; on [`Decision::Accept`] counts it
-    /// (as handshaking, and for its address if that is proven) until the
+    /// Decides on an attempt from `ip`; if it is admitted, counts it (as
+    /// handshaking, and for its address if that is proven) until the
     /// returned ticket drops.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr, attempt: Attempt) -> Result<Ticket, Decision> {
+    pub fn admit(self: &Arc<Self>, ip: IpAddr, attempt: Attempt) -> Result<Ticket, TurnAway> {
         let mut counts = self.counts.lock().expect("admission lock");
         let load = Load {
             connections: counts.connections,
             handshaking: counts.handshaking,
             from_address: counts.per_address.get(&ip).copied().unwrap_or(0),
         };
-        match decide(&self.settings, load, attempt) {
-            Decision::Accept => {
-                counts.connections += 1;
-                counts.handshaking += 1;
-                if attempt.validated {
-                    counts.add_address(ip);
-                }
-                Ok(Ticket {
-                    admission: self.clone(),
-                    ip,
-                    handshaking: true,
-                    counted_for_address: attempt.validated,
-                })
-            }
-            other => Err(other),
+        decide(&self.settings, load, attempt)?;
+        counts.connections += 1;
+        counts.handshaking += 1;
+        if attempt.validated {
+            counts.add_address(ip);
         }
+        Ok(Ticket {
+            admission: self.clone(),
+            ip,
+            handshaking: true,
+            counted_for_address: attempt.validated,
+        })
     }
 
     #[cfg(test)]
@@ -161,8 +157,8 @@ pub struct Ticket {
 impl Ticket {
     /// The handshake completed: the address is proven now. Counts it for
     /// its address unless that address already has its share, in which
-    /// case the connection must be closed: `Err` names the limit.
-    pub fn established(&mut self) -> Result<(), &'static str> {
+    /// case the connection must be closed: `Err` is the limit.
+    pub fn established(&mut self) -> Result<(), Limit> {
         let mut counts = self.admission.counts.lock().expect("admission lock");
         if self.handshaking {
             self.handshaking = false;
@@ -173,7 +169,7 @@ impl Ticket {
         }
         let from_address = counts.per_address.get(&self.ip).copied().unwrap_or(0);
         if from_address >= self.admission.settings.max_connections_per_ip {
-            return Err("max_connections_per_ip");
+            return Err(Limit::QuicMaxConnectionsPerIp);
         }
         counts.add_address(self.ip);
         self.counted_for_address = true;
@@ -228,12 +224,12 @@ mod tests {
     #[test]
     fn under_load_retries_only_unvalidated_attempts_past_the_threshold() {
         let s = settings(RetryPolicy::UnderLoad);
-        assert_eq!(decide(&s, load(1, 1, 0), UNVALIDATED), Decision::Accept);
-        let retry = Decision::Retry {
-            limit: Some("retry_above_handshakes"),
-        };
+        assert_eq!(decide(&s, load(1, 1, 0), UNVALIDATED), Ok(()));
+        let retry = Err(TurnAway::Retry {
+            limit: Some(Limit::QuicRetryAboveHandshakes),
+        });
         assert_eq!(decide(&s, load(2, 2, 0), UNVALIDATED), retry);
-        assert_eq!(decide(&s, load(2, 2, 0), VALIDATED), Decision::Accept);
+        assert_eq!(decide(&s, load(2, 2, 0), VALIDATED), Ok(()));
     }
 
     #[test]
@@ -241,11 +237,11 @@ mod tests {
         let always = settings(RetryPolicy::Always);
         assert_eq!(
             decide(&always, load(0, 0, 0), UNVALIDATED),
-            Decision::Retry { limit: None }
+            Err(TurnAway::Retry { limit: None })
         );
-        assert_eq!(decide(&always, load(0, 0, 0), VALIDATED), Decision::Accept);
+        assert_eq!(decide(&always, load(0, 0, 0), VALIDATED), Ok(()));
         let never = settings(RetryPolicy::Never);
-        assert_eq!(decide(&never, load(5, 5, 0), UNVALIDATED), Decision::Accept);
+        assert_eq!(decide(&never, load(5, 5, 0), UNVALIDATED), Ok(()));
     }
 
     #[test]
@@ -253,11 +249,11 @@ mod tests {
         let s = settings(RetryPolicy::Always);
         assert_eq!(
             decide(&s, load(10, 0, 0), VALIDATED),
-            Decision::Refuse("max_connections")
+            Err(TurnAway::Refuse(Limit::QuicMaxConnections))
         );
         assert_eq!(
             decide(&s, load(3, 0, 3), UNVALIDATED),
-            Decision::Refuse("max_connections_per_ip")
+            Err(TurnAway::Refuse(Limit::QuicMaxConnectionsPerIp))
         );
     }
 
@@ -280,7 +276,7 @@ mod tests {
         assert_eq!(admission.load(ip), load(8, 5, 3));
         assert_eq!(
             admission.admit(ip, VALIDATED).unwrap_err(),
-            Decision::Refuse("max_connections_per_ip")
+            TurnAway::Refuse(Limit::QuicMaxConnectionsPerIp)
         );
         drop(spoofed);
         drop(real);
@@ -298,7 +294,7 @@ mod tests {
         let results: Vec<_> = racing.iter_mut().map(Ticket::established).collect();
         assert_eq!(
             results,
-            [Ok(()), Ok(()), Ok(()), Err("max_connections_per_ip")]
+            [Ok(()), Ok(()), Ok(()), Err(Limit::QuicMaxConnectionsPerIp)]
         );
         assert_eq!(admission.load(ip), load(4, 0, 3));
         drop(racing);

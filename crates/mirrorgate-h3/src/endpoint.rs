@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use h3::error::StreamError;
-use mirrorgate_core::metrics::Metrics;
-use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
+use mirrorgate_core::listener::ListenerContext;
+use mirrorgate_core::metrics::{Limit, Metrics};
+use mirrorgate_core::{ConnInfo, Protocol};
 use quinn::crypto::rustls::{HandshakeData, QuicServerConfig};
 use quinn::{IdleTimeout, TransportConfig, VarInt};
 
-use crate::admission::{Admission, Attempt, Decision, Ticket};
+use crate::admission::{Admission, Attempt, Ticket, TurnAway};
 use crate::limited::LimitedConnection;
 use crate::settings::Http3Settings;
 
@@ -37,25 +38,12 @@ pub fn bind(
     quinn::Endpoint::server(server, addr).map_err(|e| format!("cannot bind UDP {addr}: {e}"))
 }
 
-/// What every HTTP/3 connection shares.
-#[derive(Clone)]
-pub struct Http3Context {
-    /// Where requests go.
-    pub handler: Arc<dyn RequestHandler>,
-    /// Limits.
-    pub settings: Arc<Http3Settings>,
-    /// Shutdown signal and the tasks draining waits for.
-    pub lifecycle: Lifecycle,
-    /// Connection and handshake counts.
-    pub metrics: Metrics,
-}
-
 /// Accepts QUIC connections on `endpoint`, serving HTTP/3 on each, until
 /// the endpoint is closed or shutdown starts. Each attempt is first
 /// admitted (see [`crate::admission`]): refused over a cap, sent a Retry
 /// when the policy asks. On shutdown the endpoint refuses new connections
 /// and each connection sends GOAWAY and finishes its requests.
-pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
+pub async fn serve(endpoint: quinn::Endpoint, cx: ListenerContext, settings: Arc<Http3Settings>) {
     let local = match endpoint.local_addr() {
         Ok(addr) => addr,
         Err(error) => {
@@ -63,11 +51,11 @@ pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
             return;
         }
     };
-    let admission = Admission::new(context.settings.clone());
+    let admission = Admission::new(settings.clone());
     loop {
         let incoming = tokio::select! {
             incoming = endpoint.accept() => incoming,
-            () = context.lifecycle.stopping() => {
+            () = cx.lifecycle.stopping() => {
                 // New connection attempts are refused from here on.
                 endpoint.set_server_config(None);
                 return;
@@ -80,26 +68,25 @@ pub async fn serve(endpoint: quinn::Endpoint, context: Http3Context) {
         };
         let ticket = match admission.admit(incoming.remote_address().ip(), attempt) {
             Ok(ticket) => ticket,
-            Err(decision) => {
-                turn_away(incoming, decision, &context.metrics);
+            Err(answer) => {
+                turn_away(incoming, answer, &cx.metrics);
                 continue;
             }
         };
-        let context = context.clone();
-        context
-            .lifecycle
-            .clone()
-            .spawn(async move { handshake_and_serve(incoming, ticket, local, context).await });
+        let (cx, settings) = (cx.clone(), settings.clone());
+        cx.lifecycle.clone().spawn(async move {
+            handshake_and_serve(incoming, ticket, local, &cx, &settings).await
+        });
     }
 }
 
 /// Answers an attempt that is not admitted: a Retry packet, or a refusal.
 /// Both are stateless and smaller than the client's padded Initial.
-fn turn_away(incoming: quinn::Incoming, decision: Decision, metrics: &Metrics) {
-    match decision {
-        Decision::Retry { limit } => {
+fn turn_away(incoming: quinn::Incoming, answer: TurnAway, metrics: &Metrics) {
+    match answer {
+        TurnAway::Retry { limit } => {
             if let Some(limit) = limit {
-                metrics.limit_hit("quic", limit);
+                metrics.limit_hit(limit);
             }
             if let Err(error) = incoming.retry() {
                 // Cannot happen for an unvalidated attempt (quinn
@@ -109,11 +96,10 @@ fn turn_away(incoming: quinn::Incoming, decision: Decision, metrics: &Metrics) {
                 error.into_incoming().refuse();
             }
         }
-        Decision::Refuse(limit) => {
-            metrics.limit_hit("quic", limit);
+        TurnAway::Refuse(limit) => {
+            metrics.limit_hit(limit);
             incoming.refuse();
         }
-        Decision::Accept => unreachable!("an accepted attempt has a ticket"),
     }
 }
 
@@ -123,41 +109,41 @@ async fn handshake_and_serve(
     incoming: quinn::Incoming,
     mut ticket: Ticket,
     local: SocketAddr,
-    context: Http3Context,
+    cx: &ListenerContext,
+    settings: &Http3Settings,
 ) {
     let peer = incoming.remote_address();
     let connecting = match incoming.accept() {
         Ok(connecting) => connecting,
         Err(error) => {
-            context.metrics.tls_handshake_failed("quic", "error");
+            cx.metrics.tls_handshake_failed("quic", "error");
             tracing::debug!(%peer, %error, "QUIC handshake failed");
             return;
         }
     };
     // Dropping `connecting` on timeout closes the connection.
-    let connection =
-        match tokio::time::timeout(context.settings.handshake_timeout, connecting).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => {
-                context.metrics.tls_handshake_failed("quic", "error");
-                tracing::debug!(%peer, %error, "QUIC handshake failed");
-                return;
-            }
-            Err(_) => {
-                context.metrics.tls_handshake_failed("quic", "timeout");
-                context.metrics.limit_hit("quic", "handshake_timeout");
-                tracing::debug!(%peer, "QUIC handshake timed out");
-                return;
-            }
-        };
+    let connection = match tokio::time::timeout(settings.handshake_timeout, connecting).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => {
+            cx.metrics.tls_handshake_failed("quic", "error");
+            tracing::debug!(%peer, %error, "QUIC handshake failed");
+            return;
+        }
+        Err(_) => {
+            cx.metrics.tls_handshake_failed("quic", "timeout");
+            cx.metrics.limit_hit(Limit::QuicHandshakeTimeout);
+            tracing::debug!(%peer, "QUIC handshake timed out");
+            return;
+        }
+    };
     if let Err(limit) = ticket.established() {
         // Several handshakes from one address raced past the check at
         // accept time; the ones over its share go now.
-        context.metrics.limit_hit("quic", limit);
+        cx.metrics.limit_hit(limit);
         connection.close(H3_EXCESSIVE_LOAD, b"too many connections from this address");
         return;
     }
-    serve_connection(connection, local, context).await;
+    serve_connection(connection, local, cx, settings).await;
     drop(ticket);
 }
 
@@ -176,8 +162,13 @@ fn frame_limit(settings: &Http3Settings) -> u64 {
 /// close code.
 const H3_EXCESSIVE_LOAD: VarInt = VarInt::from_u32(0x107);
 
-async fn serve_connection(connection: quinn::Connection, local: SocketAddr, context: Http3Context) {
-    let _open = context.metrics.connection(Protocol::Http3);
+async fn serve_connection(
+    connection: quinn::Connection,
+    local: SocketAddr,
+    cx: &ListenerContext,
+    settings: &Http3Settings,
+) {
+    let _open = cx.metrics.connection(Protocol::Http3);
     let peer = connection.remote_address();
     let sni = connection
         .handshake_data()
@@ -191,11 +182,11 @@ async fn serve_connection(connection: quinn::Connection, local: SocketAddr, cont
         tls_sni: sni,
     });
     let built = h3::server::builder()
-        .max_field_section_size(context.settings.max_field_section_size)
+        .max_field_section_size(settings.max_field_section_size)
         .build::<_, Bytes>(LimitedConnection::new(
             h3_quinn::Connection::new(connection),
-            frame_limit(&context.settings),
-            context.metrics.clone(),
+            frame_limit(settings),
+            cx.metrics.clone(),
         ))
         .await;
     let mut h3_conn = match built {
@@ -209,7 +200,7 @@ async fn serve_connection(connection: quinn::Connection, local: SocketAddr, cont
     loop {
         let accepted = tokio::select! {
             accepted = h3_conn.accept() => accepted,
-            () = context.lifecycle.stopping(), if !goaway_sent => {
+            () = cx.lifecycle.stopping(), if !goaway_sent => {
                 goaway_sent = true;
                 // GOAWAY: requests already accepted finish, no new ones.
                 // h3 puts `last accepted + n` in the frame, and a GOAWAY
@@ -223,10 +214,10 @@ async fn serve_connection(connection: quinn::Connection, local: SocketAddr, cont
         };
         match accepted {
             Ok(Some(resolver)) => {
-                let handler = context.handler.clone();
+                let handler = cx.handler.clone();
                 let conn = conn.clone();
-                let metrics = context.metrics.clone();
-                context.lifecycle.spawn(async move {
+                let metrics = cx.metrics.clone();
+                cx.lifecycle.spawn(async move {
                     match resolver.resolve_request().await {
                         Ok((req, stream)) => {
                             crate::request::serve_request(req, stream, conn, handler).await
@@ -234,7 +225,7 @@ async fn serve_connection(connection: quinn::Connection, local: SocketAddr, cont
                         Err(error) => {
                             if let StreamError::HeaderTooBig { .. } = error {
                                 // h3 has answered 431.
-                                metrics.limit_hit("h3", "max_field_section_size");
+                                metrics.limit_hit(Limit::H3MaxFieldSectionSize);
                             }
                             tracing::debug!(peer = %conn.peer, %error, "bad HTTP/3 request")
                         }

@@ -9,5 +9,5 @@ mod limited;
 mod request;
 mod settings;
 
-pub use endpoint::{bind, serve, Http3Context};
+pub use endpoint::{bind, serve};
 pub use settings::{Http3Settings, RetryPolicy};

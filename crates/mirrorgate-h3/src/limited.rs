@@ -11,15 +11,15 @@ use h3::quic::{
     self, BidiStream, ConnectionErrorIncoming, OpenStreams, RecvStream, SendStream,
     StreamErrorIncoming, StreamId, WriteBuf,
 };
-use mirrorgate_core::metrics::Metrics;
+use mirrorgate_core::metrics::{Limit, Metrics};
 
 use crate::frame_limit::FrameScanner;
 
 /// HTTP/3's `H3_EXCESSIVE_LOAD` (RFC 9114 §8.1).
 const H3_EXCESSIVE_LOAD: u64 = 0x107;
 
-/// The limit and where hitting it is counted.
-struct Limit {
+/// The longest frame read whole, and where hitting it is counted.
+struct FrameLimit {
     frame_bytes: u64,
     metrics: Metrics,
 }
@@ -28,7 +28,7 @@ struct Limit {
 /// reads frames from are [`Limited`].
 pub struct LimitedStreams<Q> {
     inner: Q,
-    limit: Arc<Limit>,
+    limit: Arc<FrameLimit>,
 }
 
 /// A QUIC connection whose incoming streams are [`Limited`].
@@ -44,7 +44,7 @@ impl LimitedConnection {
     pub fn new(inner: h3_quinn::Connection, frame_bytes: u64, metrics: Metrics) -> Self {
         LimitedStreams {
             inner,
-            limit: Arc::new(Limit {
+            limit: Arc::new(FrameLimit {
                 frame_bytes,
                 metrics,
             }),
@@ -57,7 +57,7 @@ impl LimitedConnection {
 pub struct Limited<S> {
     inner: S,
     scanner: FrameScanner,
-    limit: Arc<Limit>,
+    limit: Arc<FrameLimit>,
     reset: Option<fn(&mut S)>,
     refused: bool,
 }
@@ -67,7 +67,12 @@ fn reset_send<S: SendStream<B>, B: Buf>(stream: &mut S) {
 }
 
 impl<S> Limited<S> {
-    fn new(inner: S, scanner: FrameScanner, limit: Arc<Limit>, reset: Option<fn(&mut S)>) -> Self {
+    fn new(
+        inner: S,
+        scanner: FrameScanner,
+        limit: Arc<FrameLimit>,
+        reset: Option<fn(&mut S)>,
+    ) -> Self {
         Limited {
             inner,
             scanner,
@@ -100,7 +105,7 @@ impl<S: RecvStream<Buf = Bytes>> RecvStream for Limited<S> {
             if let Some(reset) = self.reset {
                 reset(&mut self.inner);
             }
-            self.limit.metrics.limit_hit("h3", "max_field_section_size");
+            self.limit.metrics.limit_hit(Limit::H3MaxFieldSectionSize);
         }
         let error = self
             .scanner

@@ -1,8 +1,10 @@
-//! The QUIC and HTTP/3 limits an operator can set (`[http3]` in the config).
+//! The QUIC and HTTP/3 limits an operator can set: `[http3]` in the
+//! config, read straight into [`Http3Settings`].
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use mirrorgate_core::listener::setting_values::{at_least, duration};
+use serde::{Deserialize, Deserializer};
 
 /// When a connection attempt is answered with a QUIC Retry, which makes
 /// the client prove it receives packets at its address (RFC 9000 §8.1)
@@ -23,47 +25,66 @@ pub enum RetryPolicy {
     Never,
 }
 
-/// QUIC and HTTP/3 limits. quinn's defaults leave the connection receive
-/// window unbounded and h3 leaves header sections unlimited; both are
-/// bounded here. Each limit, when hit, refuses or closes what hit it and
-/// counts as `mirrorgate_limit_hits_total{protocol="quic"|"h3",limit=KEY}`
-/// where `KEY` is the field's name.
-#[derive(Debug, Clone)]
+/// HTTP/3 needs the client's control stream and two QPACK streams.
+const MIN_UNI_STREAMS: u32 = 3;
+/// The largest QUIC variable-length integer (RFC 9000 §16).
+const MAX_VARINT: u64 = (1 << 62) - 1;
+
+/// QUIC and HTTP/3 limits: `[http3]` in the config. quinn's defaults
+/// leave the connection receive window unbounded and h3 leaves header
+/// sections unlimited; both are bounded here. Each limit, when hit,
+/// refuses or closes what hit it and counts as
+/// `mirrorgate_limit_hits_total{protocol="quic"|"h3",limit=KEY}` where
+/// `KEY` is the field's name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Http3Settings {
     /// Request streams a client may have open at once on one connection
-    /// (QUIC stream credit: a client cannot open more, it waits).
+    /// (QUIC stream credit: a client cannot open more, it waits). Default
+    /// 100.
+    #[serde(deserialize_with = "at_least::<_, _, 1>")]
     pub max_concurrent_streams: u32,
     /// Unidirectional streams a client may have open at once. HTTP/3
     /// needs 3 (control and two QPACK streams); a few spare for streams
     /// of unknown types, which are stopped at once and give their credit
-    /// back.
+    /// back. Default 8.
+    #[serde(deserialize_with = "at_least::<_, _, { MIN_UNI_STREAMS as u64 }>")]
     pub max_concurrent_uni_streams: u32,
-    /// Flow-control window per stream, in bytes.
+    /// Flow-control window per stream, in bytes. Default 1 MiB.
+    #[serde(deserialize_with = "at_least::<_, _, 1>")]
     pub stream_receive_window: u32,
-    /// Flow-control window per connection, in bytes.
+    /// Flow-control window per connection, in bytes. Default 8 MiB.
+    #[serde(deserialize_with = "at_least::<_, _, 1>")]
     pub connection_receive_window: u32,
-    /// Close a connection idle for this long.
+    /// Close a connection idle for this long. Default 30s.
+    #[serde(deserialize_with = "duration")]
     pub idle_timeout: Duration,
     /// Time a QUIC handshake may take, from accepting the attempt; a
-    /// client that starts one and stalls holds a slot no longer.
+    /// client that starts one and stalls holds a slot no longer. Default
+    /// 10s.
+    #[serde(deserialize_with = "duration")]
     pub handshake_timeout: Duration,
     /// Largest request header section accepted, in bytes (HTTP/3's
     /// `SETTINGS_MAX_FIELD_SECTION_SIZE`): `431`. A HEADERS frame (or any
     /// frame but DATA) longer than twice this is not even read: its
     /// stream is stopped with `H3_EXCESSIVE_LOAD` (on the control stream
-    /// that closes the connection).
+    /// that closes the connection). Default 16 KiB.
+    #[serde(deserialize_with = "field_section_size")]
     pub max_field_section_size: u64,
-    /// When to answer with a Retry.
+    /// When to answer with a Retry: `"under_load"` (default), `"always"`
+    /// or `"never"`.
     pub retry: RetryPolicy,
     /// Handshakes in progress (per QUIC listener) above which
-    /// [`RetryPolicy::UnderLoad`] sends Retry.
+    /// [`RetryPolicy::UnderLoad`] sends Retry. Default 128.
     pub retry_above_handshakes: usize,
     /// QUIC connections (handshaking or open) per listener; attempts
-    /// beyond are refused (`CONNECTION_REFUSED`).
+    /// beyond are refused (`CONNECTION_REFUSED`). Default 10000.
+    #[serde(deserialize_with = "at_least::<_, _, 1>")]
     pub max_connections: usize,
     /// QUIC connections per client IP address per listener. Only proven
     /// addresses count (after a Retry or a completed handshake), so
-    /// spoofed Initials cannot use up a real client's share.
+    /// spoofed Initials cannot use up a real client's share. Default 64.
+    #[serde(deserialize_with = "at_least::<_, _, 1>")]
     pub max_connections_per_ip: usize,
 }
 
@@ -90,10 +111,16 @@ impl Default for Http3Settings {
     }
 }
 
-/// HTTP/3 needs the client's control stream and two QPACK streams.
-const MIN_UNI_STREAMS: u32 = 3;
-/// The largest QUIC variable-length integer (RFC 9000 §16).
-const MAX_VARINT: u64 = (1 << 62) - 1;
+/// `max_field_section_size`: sent to clients as a QUIC varint (h3 panics
+/// on a larger value), and 0 would refuse every request.
+fn field_section_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match u64::deserialize(d)? {
+        n @ 1..=MAX_VARINT => Ok(n),
+        _ => Err(serde::de::Error::custom(format!(
+            "must be between 1 and {MAX_VARINT}"
+        ))),
+    }
+}
 
 impl Http3Settings {
     /// Rejects values that would break every connection or every

@@ -10,25 +10,20 @@ mod live;
 mod open_files;
 mod reload;
 mod serve;
+mod server;
 mod signals;
 mod state;
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
 // The config module lives in the library (src/lib.rs) so the fuzz targets
 // parse configs with the same code; `crate::config` paths keep working.
 use mirrorgate::config;
 use mirrorgate_core::metrics::Metrics;
-use mirrorgate_core::Lifecycle;
 
 use crate::cli::{Cli, Command};
 use crate::config::LoadedConfig;
-use crate::live::Live;
-use crate::reload::{AccessLogs, FileWatch};
-use crate::signals::Signals;
 use crate::state::ServingState;
 
 fn main() -> ExitCode {
@@ -67,7 +62,7 @@ fn main() -> ExitCode {
                 Ok(runtime) => runtime,
                 Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
             };
-            match runtime.block_on(run(loaded)) {
+            match runtime.block_on(server::run(loaded)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => fail(&error),
             }
@@ -107,115 +102,4 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-}
-
-async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
-    let metrics = Metrics::new();
-    let mut access_logs = AccessLogs::default();
-    let (state, log) =
-        reload::build(&loaded, &metrics, &access_logs).map_err(anyhow::Error::new)?;
-    access_logs.set(log);
-    let self_signed = state.self_signed;
-    let live = Arc::new(Live::new(state));
-    let lifecycle = Lifecycle::new();
-    let config = &loaded.config;
-    let demo_counts = demo_backend::start(&config.demo_backends).await?;
-    let admin_listener = match config.admin.enabled {
-        true => Some(serve::bind_tcp(config.admin.listen)?),
-        false => None,
-    };
-    let shared = serve::Shared {
-        live: live.clone(),
-        metrics: metrics.clone(),
-        lifecycle: lifecycle.clone(),
-    };
-    let mut listeners = serve::start(config, &shared)?;
-    if let Some(listener) = admin_listener {
-        let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "the admin listener (metrics, health) is not on loopback: keep it firewalled");
-        }
-        tracing::info!(%addr, "listening: admin (/metrics, /healthz, /readyz)");
-        let readiness = Arc::new(admin::Readiness {
-            live: live.clone(),
-            lifecycle: lifecycle.clone(),
-        });
-        tokio::spawn(admin::serve(listener, metrics.clone(), readiness));
-    }
-    if self_signed {
-        tracing::warn!("no [tls] certificates configured: serving a self-signed certificate for localhost (development only; clients need -k / --insecure)");
-    }
-    match &loaded.path {
-        None => {
-            let https = config
-                .listen
-                .https
-                .first()
-                .map(|a| a.port())
-                .unwrap_or(8443);
-            tracing::info!(
-                "serving the embedded default config: try `curl -k https://localhost:{https}/`, `curl -k --http3-only https://localhost:{https}/`; run your own with `mirrorgate run --config FILE` (examples in config/)"
-            );
-        }
-        Some(path) => tracing::info!(config = %path.display(), "config loaded"),
-    }
-    // Handlers are installed before "ready" is announced: a SIGTERM sent
-    // the moment a supervisor sees the process ready must still shut it
-    // down cleanly, not kill it with the default action.
-    let mut signals = Signals::install()?;
-    let mut watch = FileWatch::new(&loaded);
-    let mut current = loaded;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "mirrorgate is ready");
-
-    loop {
-        tokio::select! {
-            request = signals.next() => match request {
-                signals::Request::Stop => break,
-                signals::Request::Reload => {
-                    tracing::info!("SIGHUP: reloading the config");
-                    reload::reload(&mut current, &live, &metrics, &mut access_logs);
-                }
-                signals::Request::ReopenLogs => access_logs.reopen(),
-            },
-            () = async { watch.as_mut().expect("guarded").changed().await }, if watch.is_some() => {
-                tracing::info!("config file changed: reloading");
-                reload::reload(&mut current, &live, &metrics, &mut access_logs);
-            }
-            Some(result) = listeners.tasks.join_next() => {
-                if let Err(error) = result {
-                    anyhow::bail!("a listener stopped unexpectedly: {error}");
-                }
-            }
-        }
-    }
-
-    let deadline = current.config.shutdown.drain_timeout;
-    tracing::info!(
-        in_flight = lifecycle.active(),
-        drain_timeout = %humantime::format_duration(deadline),
-        "shutdown signal received: refusing new connections, draining"
-    );
-    lifecycle.stop();
-    if lifecycle.drained(deadline).await {
-        tracing::info!("drained: every connection finished");
-    } else {
-        tracing::warn!(
-            remaining = lifecycle.active(),
-            "drain deadline reached: closing the remaining connections"
-        );
-    }
-    for (service, mirror, stats) in live.proxy().mirror_stats() {
-        tracing::info!(%service, %mirror, "mirror stats: {stats}");
-    }
-    for (name, received) in demo_counts {
-        let received = received.load(std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(backend = %name, received, "demo backend received {received} requests");
-    }
-    for endpoint in &listeners.quic {
-        endpoint.close(0u32.into(), b"shutting down");
-    }
-    access_logs.flush(Duration::from_secs(2));
-    listeners.tasks.abort_all();
-    tracing::info!("stopped");
-    Ok(())
 }

@@ -11,6 +11,7 @@ mod backend_stats;
 mod gauge_guard;
 mod handles;
 mod labels;
+mod limit;
 mod mirror_counters;
 mod status_class;
 
@@ -29,6 +30,7 @@ use labels::{
     BackendLabels, HandshakeLabels, LimitLabels, MirrorLabels, MirrorOutcomeLabels, ProtocolLabels,
     ReloadLabels, ResponseLabels, ServiceLabels,
 };
+pub use limit::Limit;
 pub use mirror_counters::{DropReason, FailReason, MirrorCounters, MirrorStats};
 pub use status_class::StatusClass;
 
@@ -266,12 +268,11 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a protection limit being hit: `protocol` is `h1`, `h2`, `h3`,
-    /// or `tcp`/`quic` when no HTTP protocol is known yet; `limit` names the
-    /// config key (e.g. `max_connections`). The first hit of each limit is
+    /// Counts a protection limit being hit. The first hit of each limit is
     /// logged as a warning; later ones only count, so an attack cannot
     /// flood the log.
-    pub fn limit_hit(&self, protocol: &'static str, limit: &'static str) {
+    pub fn limit_hit(&self, limit: Limit) {
+        let (protocol, limit) = (limit.protocol(), limit.key());
         let before = self
             .inner
             .limit_hits

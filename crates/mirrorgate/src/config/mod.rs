@@ -10,10 +10,13 @@ use std::path::{Path, PathBuf};
 
 use mirrorgate_core::access_log::AccessLogTarget;
 use mirrorgate_core::config::{ProxyConfig, RouteConfig, ServiceConfig};
+use mirrorgate_h1::Http1Settings;
+use mirrorgate_h2::Http2Settings;
+use mirrorgate_h3::Http3Settings;
 use serde::Deserialize;
 
 pub use error::ConfigError;
-pub use listen::{DemoBackendConfig, Http1Config, Http2Config, Http3Config, ListenConfig};
+pub use listen::{DemoBackendConfig, ListenConfig};
 pub use operations::{
     AccessLogConfig, AdminConfig, LogPath, ReloadConfig, RuntimeConfig, ShutdownConfig,
 };
@@ -33,13 +36,13 @@ pub struct Config {
     pub tls: TlsConfig,
     /// HTTP/1.1 limits.
     #[serde(default)]
-    pub http1: Http1Config,
+    pub http1: Http1Settings,
     /// HTTP/2 limits.
     #[serde(default)]
-    pub http2: Http2Config,
+    pub http2: Http2Settings,
     /// HTTP/3 and QUIC limits.
     #[serde(default)]
-    pub http3: Http3Config,
+    pub http3: Http3Settings,
     /// Proxy-wide behaviour.
     #[serde(default)]
     pub proxy: ProxyConfig,

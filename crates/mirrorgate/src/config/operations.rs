@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mirrorgate_core::access_log::{AccessLogFormat, AccessLogTarget};
+use mirrorgate_core::listener::setting_values::duration;
 use serde::{Deserialize, Deserializer};
 use serde_spanned::Spanned;
 
-use super::listen::{addr, duration};
+use super::listen::addr;
 
 /// `[admin]`: the listener for `/metrics`, `/healthz` and `/readyz`.
 #[derive(Debug, Clone, Deserialize)]

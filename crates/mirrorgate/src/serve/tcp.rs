@@ -5,43 +5,38 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mirrorgate_core::metrics::Metrics;
-use mirrorgate_core::{ConnInfo, Lifecycle, Protocol, RequestHandler};
+use mirrorgate_core::listener::ListenerContext;
+use mirrorgate_core::metrics::Limit;
+use mirrorgate_core::{ConnInfo, Protocol};
 use mirrorgate_h1::Http1Settings;
 use mirrorgate_h2::Http2Settings;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-/// What every TCP connection shares.
+use crate::config::Config;
+
+/// What TCP connections are served with besides the [`ListenerContext`]:
+/// the settings of the two protocols they may speak, and the cap on open
+/// connections that every TCP listener shares.
 #[derive(Clone)]
-pub struct TcpContext {
-    pub handler: Arc<dyn RequestHandler>,
-    pub h1: Arc<Http1Settings>,
-    pub h2: Arc<Http2Settings>,
-    pub metrics: Metrics,
-    pub lifecycle: Lifecycle,
-    /// One permit per open client connection (`[listen] max_connections`),
-    /// shared by every TCP listener.
-    pub connections: Arc<Semaphore>,
+pub struct TcpServing {
+    http1: Arc<Http1Settings>,
+    http2: Arc<Http2Settings>,
+    tls_handshake_timeout: Duration,
+    /// One permit per open client connection (`[listen] max_connections`).
+    connections: Arc<Semaphore>,
 }
 
-impl TcpContext {
-    /// Serves one connection over HTTP/1.1, plain or TLS, to its end.
-    async fn serve_http1<I>(self, io: I, conn: Arc<ConnInfo>)
-    where
-        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        mirrorgate_h1::serve_connection(
-            io,
-            conn,
-            self.handler,
-            &self.h1,
-            &self.lifecycle,
-            &self.metrics,
-        )
-        .await
+impl TcpServing {
+    /// From `[listen]`, `[http1]` and `[http2]`.
+    pub fn new(config: &Config) -> Self {
+        TcpServing {
+            http1: Arc::new(config.http1.clone()),
+            http2: Arc::new(config.http2.clone()),
+            tls_handshake_timeout: config.listen.tls_handshake_timeout,
+            connections: Arc::new(Semaphore::new(config.listen.max_connections)),
+        }
     }
 }
 
@@ -54,7 +49,11 @@ type Accepted = (TcpStream, SocketAddr, OwnedSemaphorePermit);
 /// connection is closed at once: an answer the client sees at once beats
 /// a backlog it waits in. `None` once shutdown starts: the caller drops
 /// the listener, so new connections are refused.
-async fn accept(listener: &TcpListener, cx: &TcpContext) -> Option<Accepted> {
+async fn accept(
+    listener: &TcpListener,
+    cx: &ListenerContext,
+    connections: &Arc<Semaphore>,
+) -> Option<Accepted> {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -62,8 +61,8 @@ async fn accept(listener: &TcpListener, cx: &TcpContext) -> Option<Accepted> {
         };
         match accepted {
             Ok((stream, peer)) => {
-                let Ok(permit) = cx.connections.clone().try_acquire_owned() else {
-                    cx.metrics.limit_hit("tcp", "max_connections");
+                let Ok(permit) = connections.clone().try_acquire_owned() else {
+                    cx.metrics.limit_hit(Limit::TcpMaxConnections);
                     drop(stream);
                     continue;
                 };
@@ -79,11 +78,11 @@ async fn accept(listener: &TcpListener, cx: &TcpContext) -> Option<Accepted> {
 }
 
 /// Serves plain HTTP/1.1.
-pub async fn serve_plain(listener: TcpListener, cx: TcpContext) {
+pub async fn serve_plain(listener: TcpListener, cx: ListenerContext, tcp: TcpServing) {
     let local = listener
         .local_addr()
         .expect("bound listener has an address");
-    while let Some((stream, peer, permit)) = accept(&listener, &cx).await {
+    while let Some((stream, peer, permit)) = accept(&listener, &cx, &tcp.connections).await {
         let conn = Arc::new(ConnInfo {
             peer,
             local,
@@ -91,31 +90,32 @@ pub async fn serve_plain(listener: TcpListener, cx: TcpContext) {
             tls: false,
             tls_sni: None,
         });
-        let cx = cx.clone();
+        let (cx, http1) = (cx.clone(), tcp.http1.clone());
         cx.lifecycle.clone().spawn(async move {
             let _permit = permit;
             let _open = cx.metrics.connection(Protocol::Http1);
-            cx.serve_http1(stream, conn).await
+            mirrorgate_h1::serve_connection(stream, conn, &cx, &http1).await
         });
     }
 }
 
-/// Serves TLS: handshake (bounded by `handshake_timeout`), then HTTP/2 if
-/// ALPN chose `h2`, else HTTP/1.1.
+/// Serves TLS: handshake (bounded by `[listen] tls_handshake_timeout`),
+/// then HTTP/2 if ALPN chose `h2`, else HTTP/1.1.
 pub async fn serve_tls(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    handshake_timeout: Duration,
-    cx: TcpContext,
+    cx: ListenerContext,
+    tcp: TcpServing,
 ) {
     let local = listener
         .local_addr()
         .expect("bound listener has an address");
-    while let Some((stream, peer, permit)) = accept(&listener, &cx).await {
-        let (acceptor, cx) = (acceptor.clone(), cx.clone());
+    while let Some((stream, peer, permit)) = accept(&listener, &cx, &tcp.connections).await {
+        let (acceptor, cx, tcp) = (acceptor.clone(), cx.clone(), tcp.clone());
         cx.lifecycle.clone().spawn(async move {
             let _permit = permit;
-            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+            let handshake = acceptor.accept(stream);
+            let tls = match tokio::time::timeout(tcp.tls_handshake_timeout, handshake).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => {
                     cx.metrics.tls_handshake_failed("tcp", "error");
@@ -144,17 +144,9 @@ pub async fn serve_tls(
             let _open = cx.metrics.connection(protocol);
             match protocol {
                 Protocol::Http2 => {
-                    mirrorgate_h2::serve_connection(
-                        tls,
-                        conn,
-                        cx.handler,
-                        &cx.h2,
-                        &cx.lifecycle,
-                        &cx.metrics,
-                    )
-                    .await
+                    mirrorgate_h2::serve_connection(tls, conn, &cx, &tcp.http2).await
                 }
-                _ => cx.serve_http1(tls, conn).await,
+                _ => mirrorgate_h1::serve_connection(tls, conn, &cx, &tcp.http1).await,
             }
         });
     }

@@ -25,7 +25,8 @@ use http_body::{Body as _, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use crate::body::{BoxError, Polled};
-use crate::Body;
+use crate::metrics::Limit;
+use crate::{Body, Protocol};
 
 /// The limits one route applies to request bodies.
 #[derive(Debug, Clone, Copy)]
@@ -57,12 +58,13 @@ pub enum BodyFault {
 }
 
 impl BodyFault {
-    /// The config key of the limit, for `mirrorgate_limit_hits_total`;
-    /// `None` for a malformed body, which is no limit.
-    pub fn limit_key(self) -> Option<&'static str> {
+    /// The limit hit on a connection of `protocol`, for
+    /// `mirrorgate_limit_hits_total`; `None` for a malformed body, which
+    /// is no limit.
+    pub fn limit(self, protocol: Protocol) -> Option<Limit> {
         match self {
-            BodyFault::TooLarge => Some("max_request_body_size"),
-            BodyFault::ReadTimeout => Some("body_read_timeout"),
+            BodyFault::TooLarge => Some(Limit::MaxRequestBodySize(protocol)),
+            BodyFault::ReadTimeout => Some(Limit::BodyReadTimeout(protocol)),
             BodyFault::LengthMismatch => None,
         }
     }

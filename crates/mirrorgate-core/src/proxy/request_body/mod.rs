@@ -55,8 +55,8 @@ impl Proxy {
 
     /// Counts a request body limit being hit and turns it into the answer.
     pub(super) fn refuse_body(&self, fault: BodyFault, conn: &ConnInfo) -> ProxyError {
-        if let Some(limit) = fault.limit_key() {
-            self.inner.metrics.limit_hit(conn.protocol.as_str(), limit);
+        if let Some(limit) = fault.limit(conn.protocol) {
+            self.inner.metrics.limit_hit(limit);
         }
         ProxyError::Body(fault)
     }

@@ -1,17 +1,15 @@
-//! The client's byte stream as hyper reads and writes it, watched frame
-//! by frame: inbound PING/SETTINGS floods end the connection, and the
+//! What the HTTP/2 listener watches on the client socket, frame by
+//! frame: inbound PING/SETTINGS floods end the connection, and the
 //! GOAWAY mirrorgate sends is remembered, so the limit that closed a
 //! connection can be named (h2's error returned to hyper has lost the
 //! GOAWAY's debug data that says which defence fired).
 
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use mirrorgate_core::listener::{IoObserver, ObservedIo};
 
 use crate::control_frames::{is_control, ControlBudget};
 use crate::frame_scan::{FrameScanner, CLIENT_PREFACE_LEN};
@@ -79,49 +77,50 @@ impl std::fmt::Display for ControlFrameFlood {
 
 impl std::error::Error for ControlFrameFlood {}
 
-/// Wraps the client's stream; see the module docs.
-pub(crate) struct WatchedIo<I> {
-    inner: I,
+/// Scans the frames both ways; see the module docs.
+pub(crate) struct FrameWatch {
     inbound: FrameScanner,
     outbound: FrameScanner,
     budget: ControlBudget,
     observed: Arc<Observed>,
 }
 
-impl<I> WatchedIo<I> {
-    /// Watches `inner`, allowing `max_control_frames` (refilling) and
-    /// reporting into `observed`.
-    pub(crate) fn new(inner: I, max_control_frames: u32, observed: Arc<Observed>) -> Self {
-        WatchedIo {
-            inner,
-            inbound: FrameScanner::new(CLIENT_PREFACE_LEN, None),
-            outbound: FrameScanner::new(0, Some(GOAWAY)),
-            budget: ControlBudget::new(max_control_frames, Instant::now()),
-            observed,
-        }
-    }
+/// `io` as hyper should use it: allowing `max_control_frames`
+/// (refilling) and reporting into `observed`.
+pub(crate) fn watch<I>(
+    io: I,
+    max_control_frames: u32,
+    observed: Arc<Observed>,
+) -> ObservedIo<I, FrameWatch> {
+    let watch = FrameWatch {
+        inbound: FrameScanner::new(CLIENT_PREFACE_LEN, None),
+        outbound: FrameScanner::new(0, Some(GOAWAY)),
+        budget: ControlBudget::new(max_control_frames, Instant::now()),
+        observed,
+    };
+    ObservedIo::new(io, watch)
+}
 
-    fn flood() -> io::Error {
-        io::Error::other(ControlFrameFlood)
+impl FrameWatch {
+    /// Fails every read once the client flooded.
+    fn check_flood(&self) -> io::Result<()> {
+        if self.observed.flooded() {
+            return Err(io::Error::other(ControlFrameFlood));
+        }
+        Ok(())
     }
 }
 
-impl<I: AsyncRead + Unpin> AsyncRead for WatchedIo<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.observed.flooded() {
-            return Poll::Ready(Err(Self::flood()));
-        }
-        let before = buf.filled().len();
-        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+impl<I> IoObserver<I> for FrameWatch {
+    fn before_read(&mut self) -> io::Result<()> {
+        self.check_flood()
+    }
+
+    fn read(&mut self, bytes: &[u8]) -> io::Result<()> {
         let now = Instant::now();
-        let (budget, observed) = (&mut this.budget, &this.observed);
-        this.inbound.scan(
-            &buf.filled()[before..],
+        let (budget, observed) = (&mut self.budget, &self.observed);
+        self.inbound.scan(
+            bytes,
             |head| {
                 if is_control(head) && !budget.take(now) {
                     observed.flooded.store(true, Ordering::Relaxed);
@@ -129,61 +128,13 @@ impl<I: AsyncRead + Unpin> AsyncRead for WatchedIo<I> {
             },
             |_| {},
         );
-        if this.observed.flooded() {
-            return Poll::Ready(Err(Self::flood()));
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for WatchedIo<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let written = std::task::ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
-        let observed = &this.observed;
-        this.outbound.scan(
-            &buf[..written],
-            |_| {},
-            |goaway| observed.sent_goaway(goaway),
-        );
-        Poll::Ready(Ok(written))
+        self.check_flood()
     }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let written = std::task::ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
-        let observed = &this.observed;
-        let mut left = written;
-        for buf in bufs {
-            if left == 0 {
-                break;
-            }
-            let n = left.min(buf.len());
-            this.outbound
-                .scan(&buf[..n], |_| {}, |goaway| observed.sent_goaway(goaway));
-            left -= n;
-        }
-        Poll::Ready(Ok(written))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    fn written(&mut self, bytes: &[u8]) {
+        let observed = &self.observed;
+        self.outbound
+            .scan(bytes, |_| {}, |goaway| observed.sent_goaway(goaway));
     }
 }
 
