@@ -45,6 +45,9 @@ def main():
         and time.monotonic() < deadline
     ):
         attacker.poll(wait=0.2)
+    # The close follows the GOAWAY; it may arrive in a later read.
+    if attacker.goaway is not None:
+        attacker.wait_closed(5.0)
     attacker.report(
         stream_id=stream_id,
         encoded_bytes=encoded,
