@@ -2,7 +2,7 @@
 //! refused with an error naming the file, line, column and key; `run`
 //! with one binds nothing; a reload with one changes nothing that runs.
 //!
-//! `e2e_cli.rs` checks the shape of one error per kind; here every table
+//! `cli` checks the shape of one error per kind; here every table
 //! and most keys of the config reference get a wrong value, each run
 //! through the real binary, and every gap is reported in one assertion.
 
@@ -18,146 +18,7 @@ use mirrorgate_tests::proxy::{app_service, binary, free_port, run_to_end, Proxy}
 /// A config that sets every table and nearly every key to a valid value;
 /// each case below breaks one line of it. Certificates `a.test.pem` /
 /// `.key` and `b.test.pem` / `.key` are written next to it.
-const FULL: &str = r#"[listen]
-http = ["127.0.0.1:18080"]
-https = ["127.0.0.1:18443"]
-http3 = ["127.0.0.1:18443"]
-alt_svc = true
-alt_svc_port = 18443
-tls_handshake_timeout = "10s"
-max_connections = 16384
-
-[[tls.certificates]]
-cert = "a.test.pem"
-key = "a.test.key"
-names = ["a.test", "*.a.test"]
-default = true
-
-[[tls.certificates]]
-cert = "b.test.pem"
-key = "b.test.key"
-
-[http1]
-header_read_timeout = "10s"
-max_header_bytes = 65536
-max_headers = 100
-max_uri_length = 8192
-
-[http2]
-max_concurrent_streams = 100
-max_header_list_size = 16384
-keep_alive_interval = "30s"
-keep_alive_timeout = "20s"
-max_pending_accept_reset_streams = 20
-max_local_error_reset_streams = 1024
-max_premature_resets = 100
-max_control_frames = 1000
-max_send_buf_size = 409600
-initial_stream_window_size = 1048576
-initial_connection_window_size = 1048576
-
-[http3]
-max_concurrent_streams = 100
-max_concurrent_uni_streams = 8
-stream_receive_window = 1048576
-connection_receive_window = 8388608
-idle_timeout = "30s"
-handshake_timeout = "10s"
-max_field_section_size = 16384
-retry = "under_load"
-retry_above_handshakes = 128
-max_connections = 10000
-max_connections_per_ip = 64
-
-[proxy]
-trust_forwarded_headers = false
-plain_http = "redirect"
-https_port = 18443
-redirect_exempt_paths = ["/.well-known/acme-challenge/"]
-max_request_body_size = 104857600
-body_read_timeout = "60s"
-
-[admin]
-listen = "127.0.0.1:19900"
-enabled = true
-
-[access_log]
-path = "access.log"
-format = "json"
-buffer = 10000
-
-[shutdown]
-drain_timeout = "30s"
-
-[reload]
-watch = false
-watch_interval = "2s"
-
-[runtime]
-worker_threads = 2
-
-[[demo_backends]]
-name = "demo"
-listen = "127.0.0.1:19101"
-
-[[services]]
-name = "app"
-backends = ["http://127.0.0.1:9", "https://127.0.0.1:10"]
-protocol = "http1"
-connect_timeout = "5s"
-request_timeout = "60s"
-max_idle_per_backend = 64
-idle_timeout = "90s"
-ca_file = "a.test.pem"
-insecure_skip_verify = false
-
-[services.health_check]
-path = "/healthz"
-interval = "5s"
-timeout = "2s"
-expected_status = [200, 204]
-unhealthy_after = 2
-healthy_after = 2
-host = "app.test"
-
-[services.passive_health]
-consecutive_failures = 5
-eject_for = "30s"
-
-[[services.mirrors]]
-name = "staging"
-backends = ["https://127.0.0.1:11"]
-percent = 10.5
-sample_key = "header:x-user"
-mirror_body = true
-max_body_size = 1048576
-protocol = "h2"
-connections = 1
-max_in_flight = 100
-connect_timeout = "2s"
-request_timeout = "5s"
-host = "suffix:-shadow"
-tag_header = "X-Mirrored-By: mirrorgate"
-methods = ["GET", "HEAD"]
-strip_headers = ["authorization", "cookie"]
-ca_file = "a.test.pem"
-insecure_skip_verify = false
-
-[[services]]
-name = "api"
-backends = ["http://127.0.0.1:12"]
-protocol = "h2"
-
-[[routes]]
-host = "*.a.test"
-path_prefix = "/api/"
-headers = { "x-canary" = "1" }
-service = "api"
-max_request_body_size = 1024
-
-[[routes]]
-service = "app"
-"#;
+const FULL: &str = include_str!("../../fixtures/full.toml");
 
 /// One broken config and where its error must point.
 struct Case {
