@@ -800,9 +800,26 @@ fn reload_case(
 
 /// Broken versions of the running config `good` (one service `app` on
 /// `backend_url`, one route).
+/// The first lines of the good config's service, where several cases
+/// insert a table.
+const SERVICES: &str = "[[services]]\nname = \"app\"\n";
+
+/// Every bad reload the SIGHUP test tries, in order.
 fn bad_reloads(good: &str, backend_url: &str) -> Vec<Reload> {
-    let services = "[[services]]\nname = \"app\"\n";
-    let mut cases = vec![
+    [
+        malformed_reloads(good, backend_url),
+        inconsistent_reloads(good),
+        invalid_value_reloads(good),
+        whole_file_reloads(good),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Broken syntax, a typo in a key, a port out of range.
+fn malformed_reloads(good: &str, backend_url: &str) -> Vec<Reload> {
+    vec![
         reload_case(
             good,
             "unclosed string",
@@ -814,7 +831,7 @@ fn bad_reloads(good: &str, backend_url: &str) -> Vec<Reload> {
         reload_case(
             good,
             "typo in [[services]]",
-            services,
+            SERVICES,
             "[[services]]\nname = \"app\"\nrequest_timout = \"5s\"\n",
             "request_timout",
             "services.request_timout",
@@ -827,6 +844,12 @@ fn bad_reloads(good: &str, backend_url: &str) -> Vec<Reload> {
             "99999",
             "services.backends",
         ),
+    ]
+}
+
+/// Names that do not fit together: services, routes, certificate files.
+fn inconsistent_reloads(good: &str) -> Vec<Reload> {
+    vec![
         reload_case(
             good,
             "unknown service",
@@ -859,11 +882,17 @@ fn bad_reloads(good: &str, backend_url: &str) -> Vec<Reload> {
         reload_case(
             good,
             "missing certificate",
-            services,
-            &format!("[[tls.certificates]]\ncert = \"missing.pem\"\nkey = \"missing.key\"\n\n{services}"),
+            SERVICES,
+            &format!("[[tls.certificates]]\ncert = \"missing.pem\"\nkey = \"missing.key\"\n\n{SERVICES}"),
             "missing.pem",
             "tls.certificates.cert",
         ),
+    ]
+}
+
+/// Values out of their range or that cannot be used.
+fn invalid_value_reloads(good: &str) -> Vec<Reload> {
+    vec![
         reload_case(
             good,
             "percent over 100",
@@ -875,16 +904,16 @@ fn bad_reloads(good: &str, backend_url: &str) -> Vec<Reload> {
         reload_case(
             good,
             "bad value in a restart-only table",
-            services,
-            &format!("[http2]\nmax_concurrent_streams = 0\n\n{services}"),
+            SERVICES,
+            &format!("[http2]\nmax_concurrent_streams = 0\n\n{SERVICES}"),
             "max_concurrent_streams",
             "http2.max_concurrent_streams",
         ),
         reload_case(
             good,
             "access log that cannot be opened",
-            services,
-            &format!("[access_log]\npath = \"no-such-folder/access.log\"\n\n{services}"),
+            SERVICES,
+            &format!("[access_log]\npath = \"no-such-folder/access.log\"\n\n{SERVICES}"),
             "no-such-folder",
             "access_log.path",
         ),
@@ -896,7 +925,12 @@ fn bad_reloads(good: &str, backend_url: &str) -> Vec<Reload> {
             "x canary",
             "routes.headers",
         ),
-    ];
+    ]
+}
+
+/// Whole files that are wrong: not UTF-8, without routes, empty.
+fn whole_file_reloads(good: &str) -> Vec<Reload> {
+    let mut cases = Vec::new();
     let mut latin1 = good.as_bytes().to_vec();
     latin1.extend_from_slice(b"# caf\xe9\n");
     cases.push(Reload {
@@ -927,47 +961,11 @@ fn sighup_with_bad_configs_keeps_serving_the_old_one_and_counts_each() {
     let proxy = Proxy::start(&app_service(&[&blue.url()], ""));
     let good = std::fs::read_to_string(proxy.config_path()).unwrap();
     let cases = bad_reloads(&good, &blue.url());
-    let mut failures = Vec::new();
-    for (done, case) in cases.iter().enumerate() {
-        std::fs::write(proxy.config_path(), &case.bytes).unwrap();
-        proxy.signal("HUP");
-        proxy.wait_for_log("config reload failed", done + 1, Duration::from_secs(10));
-        let logs = proxy.logs();
-        // This reload's error: from its line to the next log line.
-        let error = logs
-            .split("config reload failed")
-            .nth(done + 1)
-            .unwrap_or_default()
-            .lines()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join("\n");
-        let mut problems = Vec::new();
-        let located = format!("mirrorgate.toml:{}:", case.line);
-        if !error.contains(&located) {
-            problems.push(format!("no `{located}`"));
-        }
-        if let Some(key) = case.key {
-            if !error.contains(&format!("key `{key}`")) {
-                problems.push(format!("no key `{key}`"));
-            }
-        }
-        let reply = curl(Proto::H2, &proxy.https_url("/after-bad-reload"), &["-k"]);
-        if reply.status != 200 || reply.header("x-backend") != Some("blue") {
-            problems.push(format!(
-                "no longer served by the old config: {} from {:?}",
-                reply.status,
-                reply.header("x-backend")
-            ));
-        }
-        if !problems.is_empty() {
-            failures.push(format!(
-                "- {}: {}\n    logged: {error}",
-                case.what,
-                problems.join("; ")
-            ));
-        }
-    }
+    let failures: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter_map(|(done, case)| reload_failure(&proxy, case, done))
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} bad reloads were not reported or changed what runs:\n{}",
@@ -1004,4 +1002,48 @@ fn sighup_with_bad_configs_keeps_serving_the_old_one_and_counts_each() {
     proxy.wait_for_log("config reloaded", 1, Duration::from_secs(10));
     let reply = curl(Proto::H3, &proxy.https_url("/after-good-reload"), &["-k"]);
     assert_eq!(reply.header("x-backend"), Some("green"), "{}", proxy.logs());
+}
+
+/// Writes `case` over the config and sends SIGHUP, after `done` earlier
+/// failed reloads; what went wrong, if anything: the error must name the
+/// line (and key), and the old config must still serve.
+fn reload_failure(proxy: &Proxy, case: &Reload, done: usize) -> Option<String> {
+    std::fs::write(proxy.config_path(), &case.bytes).unwrap();
+    proxy.signal("HUP");
+    proxy.wait_for_log("config reload failed", done + 1, Duration::from_secs(10));
+    let logs = proxy.logs();
+    // This reload's error: from its line to the next log line.
+    let error = logs
+        .split("config reload failed")
+        .nth(done + 1)
+        .unwrap_or_default()
+        .lines()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut problems = Vec::new();
+    let located = format!("mirrorgate.toml:{}:", case.line);
+    if !error.contains(&located) {
+        problems.push(format!("no `{located}`"));
+    }
+    if let Some(key) = case.key {
+        if !error.contains(&format!("key `{key}`")) {
+            problems.push(format!("no key `{key}`"));
+        }
+    }
+    let reply = curl(Proto::H2, &proxy.https_url("/after-bad-reload"), &["-k"]);
+    if reply.status != 200 || reply.header("x-backend") != Some("blue") {
+        problems.push(format!(
+            "no longer served by the old config: {} from {:?}",
+            reply.status,
+            reply.header("x-backend")
+        ));
+    }
+    (!problems.is_empty()).then(|| {
+        format!(
+            "- {}: {}\n    logged: {error}",
+            case.what,
+            problems.join("; ")
+        )
+    })
 }
