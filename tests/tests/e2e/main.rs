@@ -7,6 +7,8 @@
 //! tests run in parallel under cargo's test threads. The one exception is
 //! `cli::no_arguments_serves_the_embedded_default_over_http3_on_8443`,
 //! which needs the embedded default's fixed ports; no other test uses them.
+//! The 100 MB memory test is a binary of its own (`tests/memory.rs`, which
+//! says why); the checks of `deploy/` are another (`tests/deploy/`).
 
 // The request's way in: protocols, TLS, routing, bodies.
 mod bodies;
@@ -29,7 +31,6 @@ mod bad_config;
 mod cli;
 mod connection_limits;
 mod lifecycle;
-mod memory;
 mod metrics;
 mod operations;
 
