@@ -123,12 +123,12 @@ fn assert_config_mounted_and_drained(
         .map(|a| a.as_str().unwrap())
         .collect();
     assert_eq!(args, ["run", "--config", UNIT_CONFIG], "{at}");
-    let files = mounted_files(&objects, workload, container);
+    let files = mounted_files(objects, workload, container);
     assert!(
         files.contains(UNIT_CONFIG),
         "{at}: {UNIT_CONFIG} not mounted: {files:?}"
     );
-    let config = parse_toml(mounted_config(&objects, workload, UNIT_CONFIG));
+    let config = parse_toml(mounted_config(objects, workload, UNIT_CONFIG));
     for cert in config["tls"]["certificates"]
         .as_array()
         .into_iter()
