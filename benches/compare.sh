@@ -151,11 +151,6 @@ stop_proxy() {
     kill "$PROXY_PID" 2>/dev/null || true
     wait "$PROXY_PID" 2>/dev/null || true
 }
-wait_for() {
-    for _ in $(seq 100); do curl -sk -o /dev/null "$1" && return 0; sleep 0.05; done
-    echo "not answering: $1" >&2
-    exit 1
-}
 # RSS of a process and its children (nginx: master + worker), in KiB.
 rss_kib() { ps -o rss= --pid "$1" --ppid "$1" | awk '{ s += $1 } END { print s }'; }
 

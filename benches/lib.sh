@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts: sourced, not run.
 #
 # After `bench_start_origins`: $work (a temporary folder, removed on exit),
@@ -8,6 +9,7 @@
 
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh # free_port, wait_for
 DURATION="${DURATION:-8}"
 CONNECTIONS="${CONNECTIONS:-50}"
 bash scripts/install-bench-deps.sh
@@ -21,8 +23,6 @@ bench_cleanup() {
     rm -rf "$work"
 }
 trap bench_cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 bench_start_origins() {
     ORIGIN=$(free_port) MIRROR_H2=$(free_port) MIRROR_H1=$(free_port) SLOW=$(free_port)

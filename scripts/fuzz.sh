@@ -31,6 +31,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 TOOL=fuzz.sh
+# shellcheck source=scripts/tool-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tool-lib.sh"
 
 seconds=15
@@ -61,27 +62,12 @@ cd "$repo"
 
 cargo_fuzz_version=0.13.2
 tools="$repo/target/fuzz-tools"
-cargo_fuzz="$tools/bin/cargo-fuzz"
 
 command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs)"
 cargo +nightly --version >/dev/null 2>&1 ||
     die "the nightly toolchain is missing: rustup toolchain install nightly (libFuzzer builds need -Zsanitizer)"
 
-installed() {
-    [ -x "$cargo_fuzz" ] && [ "$("$cargo_fuzz" --version 2>/dev/null)" = "cargo-fuzz $cargo_fuzz_version" ]
-}
-if ! installed; then
-    take_lock "$repo/target/.fuzz-tools.lock" 900
-    if ! installed; then # not made meanwhile by another run
-        log "installing cargo-fuzz $cargo_fuzz_version into $tools (about 30 s)"
-        cargo install "cargo-fuzz@$cargo_fuzz_version" --locked --force \
-            --root "$tools" --target-dir "$tools/build" ||
-            die "cargo install cargo-fuzz@$cargo_fuzz_version failed (see above); it needs crates.io"
-        rm -rf "$tools/build"
-        installed || die "$cargo_fuzz is not cargo-fuzz $cargo_fuzz_version"
-    fi
-    flock -u 9
-fi
+cargo_install_once cargo-fuzz "$cargo_fuzz_version" "$tools" 900
 export PATH="$tools/bin:$PATH"
 
 if [ ${#targets[@]} -eq 0 ]; then

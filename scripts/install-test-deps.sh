@@ -3,7 +3,7 @@
 # HTTP/2 client). The HTTP/3 curl comes from scripts/h3-curl.sh, which
 # installs nothing system-wide.
 #
-# For the deploy/ checks (tests/tests/deploy_files.rs): systemd-analyze
+# For the deploy/ checks (tests/tests/deploy/): systemd-analyze
 # (package systemd) verifies deploy/mirrorgate.service, logrotate checks
 # deploy/logrotate-mirrorgate; Debian's /usr/bin/python3 with PyYAML
 # (python3-yaml) parses deploy/k8s/*.yaml, and with python3-venv makes

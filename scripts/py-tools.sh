@@ -11,8 +11,8 @@
 # complete last, so concurrent callers never see a half-made one.
 #
 # Tools (pinned; bump here):
-#   dockerfile-parse   parses deploy/Dockerfile (tests/tests/deploy_files.rs)
-#   prometheus-client  parses /metrics (tests/tests/e2e_metrics.rs)
+#   dockerfile-parse   parses deploy/Dockerfile (tests/tests/deploy/)
+#   prometheus-client  parses /metrics (tests/tests/e2e/metrics.rs)
 #   h2                 crafts raw HTTP/2 frames for the attack tests
 #   aioquic            crafts raw QUIC/HTTP/3 for the attack tests
 set -euo pipefail

@@ -92,6 +92,7 @@ if [ "$DURATION" -lt 10 ] || [ "$WARMUP" -lt 10 ]; then
 fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh # free_port, wait_for
 log() { echo "soak: $*" >&2; }
 
 # --- tools and the binary -------------------------------------------------------
@@ -128,23 +129,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port free for both TCP and UDP on 127.0.0.1 (HTTPS and HTTP/3 share one).
-free_port() {
-    python3 - <<'PY'
-import socket
-while True:
-    t = socket.socket()
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break
-PY
-}
 PROXY=$(free_port) HTTP=$(free_port) ADMIN=$(free_port) ORIGIN=$(free_port) MIRROR=$(free_port)
 SLOW=$(free_port) SINK=$(free_port) BLACKHOLE=$(free_port) REFUSED=$(free_port)
 
@@ -274,15 +258,9 @@ RUST_LOG=warn "$BIN" run --config "$work/mirrorgate.toml" 2>"$work/mirrorgate.lo
 MG=$!
 pids+=("$MG")
 
-wait_for() {
-    for _ in $(seq 200); do curl -sk -o /dev/null --max-time 2 "$1" && return 0; sleep 0.1; done
-    log "not answering: $1"
-    cat "$work/mirrorgate.log" >&2
-    exit 1
-}
-wait_for "https://127.0.0.1:$PROXY/"
-wait_for "http://127.0.0.1:$ADMIN/metrics"
-wait_for "http://127.0.0.1:$SLOW/"
+wait_for "https://127.0.0.1:$PROXY/" "$work/mirrorgate.log"
+wait_for "http://127.0.0.1:$ADMIN/metrics" "$work/mirrorgate.log"
+wait_for "http://127.0.0.1:$SLOW/" "$work/mirrorgate.log"
 log "mirrorgate (pid $MG) on https/h3 $PROXY, http $HTTP, admin $ADMIN; work dir $work"
 
 # --- measuring ------------------------------------------------------------------

@@ -3,8 +3,10 @@
 #
 #   1. installs what the tests need (curl; an HTTP/3-capable curl),
 #   2. checks formatting and lints (warnings are errors),
-#   3. runs unit tests and the end-to-end tests against the real binary,
-#   4. fuzzes every cargo-fuzz target for 15 s (scripts/fuzz.sh; nightly).
+#   3. checks that no crate has a cycle between its modules
+#      (scripts/module-cycles.sh; cargo-modules, installed once),
+#   4. runs unit tests and the end-to-end tests against the real binary,
+#   5. fuzzes every cargo-fuzz target for 15 s (scripts/fuzz.sh; nightly).
 #
 # Idempotent: a second run installs nothing.
 set -euo pipefail
@@ -23,6 +25,9 @@ cargo fmt --all -- --check
 
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "module cycles (scripts/module-cycles.sh)"
+bash scripts/module-cycles.sh
 
 step "cargo test (unit + end-to-end)"
 cargo test --workspace --locked

@@ -17,7 +17,7 @@ import sys
 import time
 
 # Each: (name in the report, script, arguments after the port). Sized as
-# the attack tests size them (tests/tests/e2e_attacks_*.rs), a little
+# the attack tests size them (tests/tests/e2e/attacks_*.rs), a little
 # smaller where the test proves the bound and the soak only repeats it.
 H2 = [
     ("rapid reset", "h2_rapid_reset.py", ["20000", "--batch", "100", "--path", "/rapid"]),

@@ -16,6 +16,12 @@ use mirrorgate_tests::raw_http1::{exchange, RawReply, Transport};
 
 const BOTH: [Transport; 2] = [Transport::Plain, Transport::Tls];
 
+/// The parts the crafted requests are made of: a request line, the Host
+/// every route accepts and chunked framing.
+const POST: &str = "POST /smuggle HTTP/1.1";
+const HOST: &str = "Host: app.test";
+const TE: &str = "Transfer-Encoding: chunked";
+
 /// A proxy in front of one recording backend, with `[http1]` keys. The
 /// short header read timeout is also the idle keep-alive limit, so every
 /// raw exchange ends within it.
@@ -115,192 +121,14 @@ fn assert_unambiguous(recorded: &Recorded) {
 #[test]
 fn smuggling_attempts_are_rejected_before_any_backend() {
     let setup = Setup::start("");
-    let host = "Host: app.test";
-    let post = "POST /smuggle HTTP/1.1";
-    let te = "Transfer-Encoding: chunked";
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        // Two framings that disagree.
-        (
-            "two different Content-Lengths",
-            request(
-                &[post, host, "Content-Length: 5", "Content-Length: 6"],
-                "hello!",
-            ),
-        ),
-        (
-            "Content-Length list",
-            request(&[post, host, "Content-Length: 5, 6"], "hello!"),
-        ),
-        (
-            "Content-Length repeated in a list",
-            request(&[post, host, "Content-Length: 5,5"], "hello"),
-        ),
-        (
-            "signed Content-Length",
-            request(&[post, host, "Content-Length: +5"], "hello"),
-        ),
-        (
-            "negative Content-Length",
-            request(&[post, host, "Content-Length: -1"], ""),
-        ),
-        (
-            "empty Content-Length",
-            request(&[post, host, "Content-Length: "], ""),
-        ),
-        // Transfer-Encoding obfuscations.
-        (
-            "chunked, identity",
-            request(
-                &[post, host, "Transfer-Encoding: chunked, identity"],
-                "0\r\n\r\n",
-            ),
-        ),
-        (
-            "identity, chunked",
-            request(
-                &[post, host, "Transfer-Encoding: identity, chunked"],
-                "0\r\n\r\n",
-            ),
-        ),
-        (
-            "gzip, chunked",
-            request(
-                &[post, host, "Transfer-Encoding: gzip, chunked"],
-                "0\r\n\r\n",
-            ),
-        ),
-        (
-            "xchunked",
-            request(&[post, host, "Transfer-Encoding: xchunked"], "0\r\n\r\n"),
-        ),
-        (
-            "chunked twice on two lines",
-            request(&[post, host, te, te], "0\r\n\r\n"),
-        ),
-        (
-            "chunked then identity on two lines",
-            request(
-                &[post, host, te, "Transfer-Encoding: identity"],
-                "0\r\n\r\n",
-            ),
-        ),
-        (
-            "vertical tab before chunked",
-            request(&[post, host, "Transfer-Encoding:\x0bchunked"], "0\r\n\r\n"),
-        ),
-        (
-            "form feed after chunked",
-            request(&[post, host, "Transfer-Encoding: chunked\x0c"], "0\r\n\r\n"),
-        ),
-        (
-            "space before the colon of Transfer-Encoding",
-            request(&[post, host, "Transfer-Encoding : chunked"], "0\r\n\r\n"),
-        ),
-        (
-            "tab before the colon of Transfer-Encoding",
-            request(&[post, host, "Transfer-Encoding\t: chunked"], "0\r\n\r\n"),
-        ),
-        (
-            "Transfer-Encoding on HTTP/1.0",
-            request(
-                &["POST /smuggle HTTP/1.0", host, te],
-                "5\r\nhello\r\n0\r\n\r\n",
-            ),
-        ),
-        // Chunk sizes.
-        (
-            "negative chunk size",
-            request(&[post, host, te], "-5\r\nhello\r\n0\r\n\r\n"),
-        ),
-        (
-            "chunk size overflowing 64 bits",
-            request(&[post, host, te], "10000000000000005\r\nhello\r\n0\r\n\r\n"),
-        ),
-        (
-            "0x chunk size",
-            request(&[post, host, te], "0x5\r\nhello\r\n0\r\n\r\n"),
-        ),
-        (
-            "chunk size with a sign",
-            request(&[post, host, te], "+5\r\nhello\r\n0\r\n\r\n"),
-        ),
-        (
-            "empty chunk size",
-            request(&[post, host, te], "\r\nhello\r\n0\r\n\r\n"),
-        ),
-        (
-            "chunk extension flood",
-            request(
-                &[post, host, te],
-                &format!("5;{}\r\nhello\r\n0\r\n\r\n", "x".repeat(20 * 1024)),
-            ),
-        ),
-        // Line endings and folding.
-        (
-            "bare LF in chunk lines",
-            request(&[post, host, te], "5\nhello\n0\n\n"),
-        ),
-        (
-            "bare CR in a header",
-            request(
-                &[post, host, "X-Split: a\rTransfer-Encoding: chunked"],
-                "0\r\n\r\n",
-            ),
-        ),
-        (
-            "obs-fold continuation line",
-            request(
-                &[post, host, "X-Folded: a", " Transfer-Encoding: chunked"],
-                "0\r\n\r\n",
-            ),
-        ),
-        (
-            "obs-fold with a tab",
-            request(&["GET /smuggle HTTP/1.1", host, "X-Folded: a", "\tb"], ""),
-        ),
-        // Control characters and malformed names.
-        (
-            "NUL in a header value",
-            request(&["GET /smuggle HTTP/1.1", host, "X-Nul: a\0b"], ""),
-        ),
-        (
-            "NUL in a header name",
-            request(&["GET /smuggle HTTP/1.1", host, "X-N\0ul: a"], ""),
-        ),
-        (
-            "SOH in a header value",
-            request(&["GET /smuggle HTTP/1.1", host, "X-Ctl: a\x01b"], ""),
-        ),
-        (
-            "DEL in a header value",
-            request(&["GET /smuggle HTTP/1.1", host, "X-Del: a\x7fb"], ""),
-        ),
-        (
-            "ESC in a header name",
-            request(&["GET /smuggle HTTP/1.1", host, "X-\x1bCtl: a"], ""),
-        ),
-        (
-            "space before the colon",
-            request(&["GET /smuggle HTTP/1.1", "Host : app.test"], ""),
-        ),
-        (
-            "space inside a header name",
-            request(&["GET /smuggle HTTP/1.1", host, "X Y: a"], ""),
-        ),
-        (
-            "header without a colon",
-            request(&["GET /smuggle HTTP/1.1", host, "X-NoColon"], ""),
-        ),
-        (
-            "NUL in the request target",
-            request(&["GET /smu\0ggle HTTP/1.1", host], ""),
-        ),
-        ("no Host", request(&["GET /smuggle HTTP/1.1"], "")),
-        (
-            "two Hosts",
-            request(&["GET /smuggle HTTP/1.1", host, "Host: other.test"], ""),
-        ),
-    ];
+    let cases = [
+        conflicting_lengths(),
+        obfuscated_transfer_encodings(),
+        bad_chunk_sizes(),
+        bad_line_endings_and_folding(),
+        malformed_heads(),
+    ]
+    .concat();
     for (name, transport, reply) in setup.send_all(&cases) {
         assert_eq!(
             reply.statuses(),
@@ -316,6 +144,212 @@ fn smuggling_attempts_are_rejected_before_any_backend() {
         .settle(Duration::from_millis(500), Duration::from_secs(5));
     assert!(reached.is_empty(), "reached the backend: {reached:#?}");
     setup.assert_still_serving();
+}
+
+/// Two framings that disagree, or a length that is not a plain number.
+fn conflicting_lengths() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "two different Content-Lengths",
+            request(
+                &[POST, HOST, "Content-Length: 5", "Content-Length: 6"],
+                "hello!",
+            ),
+        ),
+        (
+            "Content-Length list",
+            request(&[POST, HOST, "Content-Length: 5, 6"], "hello!"),
+        ),
+        (
+            "Content-Length repeated in a list",
+            request(&[POST, HOST, "Content-Length: 5,5"], "hello"),
+        ),
+        (
+            "signed Content-Length",
+            request(&[POST, HOST, "Content-Length: +5"], "hello"),
+        ),
+        (
+            "negative Content-Length",
+            request(&[POST, HOST, "Content-Length: -1"], ""),
+        ),
+        (
+            "empty Content-Length",
+            request(&[POST, HOST, "Content-Length: "], ""),
+        ),
+    ]
+}
+
+/// Transfer-Encoding obfuscations.
+fn obfuscated_transfer_encodings() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "chunked, identity",
+            request(
+                &[POST, HOST, "Transfer-Encoding: chunked, identity"],
+                "0\r\n\r\n",
+            ),
+        ),
+        (
+            "identity, chunked",
+            request(
+                &[POST, HOST, "Transfer-Encoding: identity, chunked"],
+                "0\r\n\r\n",
+            ),
+        ),
+        (
+            "gzip, chunked",
+            request(
+                &[POST, HOST, "Transfer-Encoding: gzip, chunked"],
+                "0\r\n\r\n",
+            ),
+        ),
+        (
+            "xchunked",
+            request(&[POST, HOST, "Transfer-Encoding: xchunked"], "0\r\n\r\n"),
+        ),
+        (
+            "chunked twice on two lines",
+            request(&[POST, HOST, TE, TE], "0\r\n\r\n"),
+        ),
+        (
+            "chunked then identity on two lines",
+            request(
+                &[POST, HOST, TE, "Transfer-Encoding: identity"],
+                "0\r\n\r\n",
+            ),
+        ),
+        (
+            "vertical tab before chunked",
+            request(&[POST, HOST, "Transfer-Encoding:\x0bchunked"], "0\r\n\r\n"),
+        ),
+        (
+            "form feed after chunked",
+            request(&[POST, HOST, "Transfer-Encoding: chunked\x0c"], "0\r\n\r\n"),
+        ),
+        (
+            "space before the colon of Transfer-Encoding",
+            request(&[POST, HOST, "Transfer-Encoding : chunked"], "0\r\n\r\n"),
+        ),
+        (
+            "tab before the colon of Transfer-Encoding",
+            request(&[POST, HOST, "Transfer-Encoding\t: chunked"], "0\r\n\r\n"),
+        ),
+        (
+            "Transfer-Encoding on HTTP/1.0",
+            request(
+                &["POST /smuggle HTTP/1.0", HOST, TE],
+                "5\r\nhello\r\n0\r\n\r\n",
+            ),
+        ),
+    ]
+}
+
+/// Chunk sizes that are not plain hex, or too long.
+fn bad_chunk_sizes() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "negative chunk size",
+            request(&[POST, HOST, TE], "-5\r\nhello\r\n0\r\n\r\n"),
+        ),
+        (
+            "chunk size overflowing 64 bits",
+            request(&[POST, HOST, TE], "10000000000000005\r\nhello\r\n0\r\n\r\n"),
+        ),
+        (
+            "0x chunk size",
+            request(&[POST, HOST, TE], "0x5\r\nhello\r\n0\r\n\r\n"),
+        ),
+        (
+            "chunk size with a sign",
+            request(&[POST, HOST, TE], "+5\r\nhello\r\n0\r\n\r\n"),
+        ),
+        (
+            "empty chunk size",
+            request(&[POST, HOST, TE], "\r\nhello\r\n0\r\n\r\n"),
+        ),
+        (
+            "chunk extension flood",
+            request(
+                &[POST, HOST, TE],
+                &format!("5;{}\r\nhello\r\n0\r\n\r\n", "x".repeat(20 * 1024)),
+            ),
+        ),
+    ]
+}
+
+/// Line endings and folding.
+fn bad_line_endings_and_folding() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "bare LF in chunk lines",
+            request(&[POST, HOST, TE], "5\nhello\n0\n\n"),
+        ),
+        (
+            "bare CR in a header",
+            request(
+                &[POST, HOST, "X-Split: a\rTransfer-Encoding: chunked"],
+                "0\r\n\r\n",
+            ),
+        ),
+        (
+            "obs-fold continuation line",
+            request(
+                &[POST, HOST, "X-Folded: a", " Transfer-Encoding: chunked"],
+                "0\r\n\r\n",
+            ),
+        ),
+        (
+            "obs-fold with a tab",
+            request(&["GET /smuggle HTTP/1.1", HOST, "X-Folded: a", "\tb"], ""),
+        ),
+    ]
+}
+
+/// Control characters, malformed names, missing or repeated Host.
+fn malformed_heads() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "NUL in a header value",
+            request(&["GET /smuggle HTTP/1.1", HOST, "X-Nul: a\0b"], ""),
+        ),
+        (
+            "NUL in a header name",
+            request(&["GET /smuggle HTTP/1.1", HOST, "X-N\0ul: a"], ""),
+        ),
+        (
+            "SOH in a header value",
+            request(&["GET /smuggle HTTP/1.1", HOST, "X-Ctl: a\x01b"], ""),
+        ),
+        (
+            "DEL in a header value",
+            request(&["GET /smuggle HTTP/1.1", HOST, "X-Del: a\x7fb"], ""),
+        ),
+        (
+            "ESC in a header name",
+            request(&["GET /smuggle HTTP/1.1", HOST, "X-\x1bCtl: a"], ""),
+        ),
+        (
+            "space before the colon",
+            request(&["GET /smuggle HTTP/1.1", "Host : app.test"], ""),
+        ),
+        (
+            "space inside a header name",
+            request(&["GET /smuggle HTTP/1.1", HOST, "X Y: a"], ""),
+        ),
+        (
+            "header without a colon",
+            request(&["GET /smuggle HTTP/1.1", HOST, "X-NoColon"], ""),
+        ),
+        (
+            "NUL in the request target",
+            request(&["GET /smu\0ggle HTTP/1.1", HOST], ""),
+        ),
+        ("no Host", request(&["GET /smuggle HTTP/1.1"], "")),
+        (
+            "two Hosts",
+            request(&["GET /smuggle HTTP/1.1", HOST, "Host: other.test"], ""),
+        ),
+    ]
 }
 
 /// Chunked framing that breaks after good chunks: the head and those
@@ -388,72 +422,7 @@ fn chunked_framing_broken_late_is_answered_400() {
 #[test]
 fn conflicting_framing_is_normalized_to_one_request() {
     let setup = Setup::start("");
-    let host = "Host: app.test";
-    let te = "Transfer-Encoding: chunked";
-    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: app.test\r\n\r\n";
-    // (name, request, path the backend must see, body length it must see)
-    let cases: Vec<(&str, Vec<u8>, &str, usize)> = vec![
-        (
-            "CL.TE: a chunked body ends early, the rest would be a request",
-            request(
-                &["POST /clte HTTP/1.1", host, "Content-Length: 48", te],
-                &format!("0\r\n\r\n{smuggled}"),
-            ),
-            "/clte",
-            0,
-        ),
-        (
-            "TE.CL: the chunk holds what a Content-Length reader takes as a request",
-            request(
-                &["POST /tecl HTTP/1.1", host, te, "Content-Length: 4"],
-                &format!("{:x}\r\n{smuggled}\r\n0\r\n\r\n", smuggled.len()),
-            ),
-            "/tecl",
-            smuggled.len(),
-        ),
-        (
-            "duplicate equal Content-Lengths",
-            request(
-                &[
-                    "POST /dupcl HTTP/1.1",
-                    host,
-                    "Content-Length: 5",
-                    "Content-Length: 5",
-                ],
-                "hello",
-            ),
-            "/dupcl",
-            5,
-        ),
-        (
-            "bare LF line ends",
-            b"GET /barelf HTTP/1.1\nHost: app.test\nX-A: 1\n\n".to_vec(),
-            "/barelf",
-            0,
-        ),
-        (
-            "odd but valid whitespace around chunked",
-            request(
-                &[
-                    "POST /ows HTTP/1.1",
-                    host,
-                    "Transfer-Encoding:\t chunked \t",
-                ],
-                "5\r\nhello\r\n0\r\n\r\n",
-            ),
-            "/ows",
-            5,
-        ),
-        (
-            "valid chunk extensions",
-            request(
-                &["POST /ext HTTP/1.1", host, te],
-                "5;name=value;q=\"x\"\r\nhello\r\n0\r\n\r\n",
-            ),
-            "/ext",
-            5,
-        ),
-    ];
+    let cases = normalizable_framings();
     let sendable: Vec<(&str, Vec<u8>)> = cases.iter().map(|(n, b, _, _)| (*n, b.clone())).collect();
     let replies = setup.send_all(&sendable);
     let recorded = setup
@@ -487,6 +456,75 @@ fn conflicting_framing_is_normalized_to_one_request() {
         "{recorded:#?}"
     );
     setup.assert_still_serving();
+}
+
+/// The request a framing confusion would smuggle.
+const SMUGGLED: &str = "GET /smuggled HTTP/1.1\r\nHost: app.test\r\n\r\n";
+
+/// (name, request, path the backend must see, body length it must see)
+fn normalizable_framings() -> Vec<(&'static str, Vec<u8>, &'static str, usize)> {
+    vec![
+        (
+            "CL.TE: a chunked body ends early, the rest would be a request",
+            request(
+                &["POST /clte HTTP/1.1", HOST, "Content-Length: 48", TE],
+                &format!("0\r\n\r\n{SMUGGLED}"),
+            ),
+            "/clte",
+            0,
+        ),
+        (
+            "TE.CL: the chunk holds what a Content-Length reader takes as a request",
+            request(
+                &["POST /tecl HTTP/1.1", HOST, TE, "Content-Length: 4"],
+                &format!("{:x}\r\n{SMUGGLED}\r\n0\r\n\r\n", SMUGGLED.len()),
+            ),
+            "/tecl",
+            SMUGGLED.len(),
+        ),
+        (
+            "duplicate equal Content-Lengths",
+            request(
+                &[
+                    "POST /dupcl HTTP/1.1",
+                    HOST,
+                    "Content-Length: 5",
+                    "Content-Length: 5",
+                ],
+                "hello",
+            ),
+            "/dupcl",
+            5,
+        ),
+        (
+            "bare LF line ends",
+            b"GET /barelf HTTP/1.1\nHost: app.test\nX-A: 1\n\n".to_vec(),
+            "/barelf",
+            0,
+        ),
+        (
+            "odd but valid whitespace around chunked",
+            request(
+                &[
+                    "POST /ows HTTP/1.1",
+                    HOST,
+                    "Transfer-Encoding:\t chunked \t",
+                ],
+                "5\r\nhello\r\n0\r\n\r\n",
+            ),
+            "/ows",
+            5,
+        ),
+        (
+            "valid chunk extensions",
+            request(
+                &["POST /ext HTTP/1.1", HOST, TE],
+                "5;name=value;q=\"x\"\r\nhello\r\n0\r\n\r\n",
+            ),
+            "/ext",
+            5,
+        ),
+    ]
 }
 
 /// `max_headers` (431), `max_header_bytes` (431) and `max_uri_length`

@@ -1,5 +1,12 @@
 //! Bodies stream: 100 MB through the proxy does not grow its memory by
 //! anything like 100 MB.
+//!
+//! A test binary of its own, not a module of `e2e`, so that it runs
+//! alone: six 100 MB transfers through a debug build keep both of a
+//! 2-core machine's cores busy for tens of seconds. Next to the other
+//! end-to-end tests it would starve their timeouts (slow clients, body
+//! read timeouts) and they would push its transfers past curl's 30 s
+//! limit. What it measures, the proxy's peak RSS, is its own process's.
 
 use mirrorgate_tests::backend::{pattern, sha256_hex, Backend};
 use mirrorgate_tests::curl::{curl, ALL};

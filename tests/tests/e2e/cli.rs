@@ -16,7 +16,8 @@ fn check(config: &str) -> (i32, String, String) {
     run_to_end(&["check", "--config", path.to_str().unwrap()])
 }
 
-const GOOD: &str = "[listen]\nhttp = [\"127.0.0.1:18080\"]\n\n[[services]]\nname = \"app\"\nbackends = [\"http://127.0.0.1:9\"]\n\n[[routes]]\nservice = \"app\"\n";
+/// The smallest config `check` accepts.
+const GOOD: &str = include_str!("../../fixtures/minimal.toml");
 
 /// [`GOOD`] serving TLS with `cert` and `key`.
 fn with_certificate(cert: &str, key: &str) -> String {

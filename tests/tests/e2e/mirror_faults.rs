@@ -6,7 +6,7 @@
 //! copies, the proxy's memory stays bounded and its file descriptors come
 //! back to where they were once the copies are over.
 //!
-//! `e2e_mirror.rs` has each fault once, a dozen requests; this file is
+//! `mirror` has each fault once, a dozen requests; this file is
 //! about what many copies at once do to the proxy.
 
 use std::path::Path;

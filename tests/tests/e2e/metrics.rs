@@ -31,13 +31,29 @@ fn metrics_count_known_traffic_over_each_protocol() {
     let before = scrape(&proxy);
     assert_eq!(value(&before, "mirrorgate_requests_total", &[]), 0.0);
 
+    send_known_traffic(&proxy);
+    let m = scrape_once_mirrored(&proxy);
+    let backend = primary.url();
+    assert_api_counts(&m, &backend);
+    assert_connection_counts(&m);
+    assert_failure_counts(&m, &dead);
+    assert_mirror_counts(&m, &backend);
+    assert_eq!(staging.requests().len(), 12);
+}
+
+/// Requests to the `api` route per protocol: (curl's protocol, the
+/// label, how many).
+const SENT: [(Proto, &str, usize); 3] = [
+    (Proto::H1, "h1", 3),
+    (Proto::H2, "h2", 4),
+    (Proto::H3, "h3", 5),
+];
+
+/// [`SENT`] to the mirrored `api` route, two unrouted requests, one to
+/// the dead backend and a failed TLS handshake.
+fn send_known_traffic(proxy: &Proxy) {
     let api = ["-k", "-H", "Host: api.localhost"];
-    let sent = [
-        (Proto::H1, "h1", 3),
-        (Proto::H2, "h2", 4),
-        (Proto::H3, "h3", 5),
-    ];
-    for (proto, _, count) in sent {
+    for (proto, _, count) in SENT {
         let statuses = curl_many(proto, &proxy.https_url("/m"), count, &api);
         assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     }
@@ -60,11 +76,14 @@ fn metrics_count_known_traffic_over_each_protocol() {
         &format!("http://127.0.0.1:{}/", proxy.https_port),
         &["--max-time", "5"],
     );
+}
 
-    // Copies complete in the background: wait until all 12 are counted.
+/// Copies complete in the background: the metrics once all 12 are
+/// counted (or after 20 s).
+fn scrape_once_mirrored(proxy: &Proxy) -> Vec<Sample> {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let m = loop {
-        let m = scrape(&proxy);
+    loop {
+        let m = scrape(proxy);
         let done = value(
             &m,
             "mirrorgate_mirror_completed_total",
@@ -74,24 +93,25 @@ fn metrics_count_known_traffic_over_each_protocol() {
             break m;
         }
         std::thread::sleep(Duration::from_millis(100));
-    };
+    }
+}
 
-    let backend = primary.url();
-    for (_, protocol, count) in sent {
+fn assert_api_counts(m: &[Sample], backend: &str) {
+    for (_, protocol, count) in SENT {
         let api_labels = [("protocol", protocol), ("service", "api")];
         assert_eq!(
-            value(&m, "mirrorgate_requests_total", &api_labels),
+            value(m, "mirrorgate_requests_total", &api_labels),
             count as f64,
             "{protocol}"
         );
         assert_eq!(
             value(
-                &m,
+                m,
                 "mirrorgate_responses_total",
                 &[
                     ("protocol", protocol),
                     ("service", "api"),
-                    ("backend", &backend),
+                    ("backend", backend),
                     ("status_class", "2xx")
                 ]
             ),
@@ -99,13 +119,13 @@ fn metrics_count_known_traffic_over_each_protocol() {
             "{protocol}"
         );
         assert_eq!(
-            value(&m, "mirrorgate_request_duration_seconds_count", &api_labels),
+            value(m, "mirrorgate_request_duration_seconds_count", &api_labels),
             count as f64,
             "{protocol}"
         );
         assert_eq!(
             value(
-                &m,
+                m,
                 "mirrorgate_request_duration_seconds_bucket",
                 &[("protocol", protocol), ("service", "api"), ("le", "+Inf")]
             ),
@@ -113,28 +133,31 @@ fn metrics_count_known_traffic_over_each_protocol() {
         );
         assert_eq!(
             value(
-                &m,
+                m,
                 "mirrorgate_requests_in_flight",
                 &[("protocol", protocol)]
             ),
             0.0
         );
     }
+}
+
+fn assert_connection_counts(m: &[Sample]) {
     // One connection per curl run: h1 twice (api, down), h2 twice, h3 once.
     for (protocol, connections) in [("h1", 2.0), ("h2", 2.0), ("h3", 1.0)] {
         assert_eq!(
-            value(
-                &m,
-                "mirrorgate_connections_total",
-                &[("protocol", protocol)]
-            ),
+            value(m, "mirrorgate_connections_total", &[("protocol", protocol)]),
             connections,
             "{protocol}"
         );
     }
+}
+
+/// The 404s, the 502 and its connect failure, the TLS handshake failure.
+fn assert_failure_counts(m: &[Sample], dead: &str) {
     assert_eq!(
         value(
-            &m,
+            m,
             "mirrorgate_responses_total",
             &[
                 ("protocol", "h2"),
@@ -147,7 +170,7 @@ fn metrics_count_known_traffic_over_each_protocol() {
     );
     assert_eq!(
         value(
-            &m,
+            m,
             "mirrorgate_responses_total",
             &[
                 ("service", "down"),
@@ -159,26 +182,29 @@ fn metrics_count_known_traffic_over_each_protocol() {
     );
     assert_eq!(
         value(
-            &m,
+            m,
             "mirrorgate_backend_connect_failures_total",
-            &[("service", "down"), ("backend", &dead)]
+            &[("service", "down"), ("backend", dead)]
         ),
         1.0
     );
     assert_eq!(
         value(
-            &m,
+            m,
             "mirrorgate_tls_handshake_failures_total",
             &[("transport", "tcp"), ("reason", "error")]
         ),
         1.0
     );
+}
+
+fn assert_mirror_counts(m: &[Sample], backend: &str) {
     let mirror = [("service", "api"), ("mirror", "staging")];
-    assert_eq!(value(&m, "mirrorgate_mirror_sampled_total", &mirror), 12.0);
-    assert_eq!(value(&m, "mirrorgate_mirror_sent_total", &mirror), 12.0);
+    assert_eq!(value(m, "mirrorgate_mirror_sampled_total", &mirror), 12.0);
+    assert_eq!(value(m, "mirrorgate_mirror_sent_total", &mirror), 12.0);
     assert_eq!(
         value(
-            &m,
+            m,
             "mirrorgate_mirror_completed_total",
             &[
                 ("service", "api"),
@@ -188,13 +214,12 @@ fn metrics_count_known_traffic_over_each_protocol() {
         ),
         12.0
     );
-    assert_eq!(value(&m, "mirrorgate_mirror_in_flight", &mirror), 0.0);
-    assert_eq!(staging.requests().len(), 12);
+    assert_eq!(value(m, "mirrorgate_mirror_in_flight", &mirror), 0.0);
     assert_eq!(
         value(
-            &m,
+            m,
             "mirrorgate_backend_healthy",
-            &[("service", "api"), ("backend", &backend)]
+            &[("service", "api"), ("backend", backend)]
         ),
         1.0
     );

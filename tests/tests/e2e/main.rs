@@ -1,0 +1,40 @@
+//! End-to-end tests: the real `mirrorgate` binary, driven by real curl
+//! and raw sockets against the recording backends of the harness
+//! (`mirrorgate_tests`). One test binary, one module per topic; run one
+//! topic with `cargo test -p mirrorgate-tests --test e2e -- mirror::`.
+//!
+//! Every test starts its own proxy and backends on ports the OS picks, so
+//! tests run in parallel under cargo's test threads. The one exception is
+//! `cli::no_arguments_serves_the_embedded_default_over_http3_on_8443`,
+//! which needs the embedded default's fixed ports; no other test uses them.
+//! The 100 MB memory test is a binary of its own (`tests/memory.rs`, which
+//! says why); the checks of `deploy/` are another (`tests/deploy/`).
+
+// The request's way in: protocols, TLS, routing, bodies.
+mod bodies;
+mod body_limits;
+mod protocols;
+mod routing;
+mod tls;
+
+// The way out: backends, balancing, errors.
+mod balancing;
+mod errors;
+mod upstream;
+
+// Mirroring.
+mod mirror;
+mod mirror_faults;
+
+// Running it: command line, config, lifecycle, operations, metrics, limits.
+mod bad_config;
+mod cli;
+mod connection_limits;
+mod lifecycle;
+mod metrics;
+mod operations;
+
+// Attacks, per protocol.
+mod attacks_h1;
+mod attacks_h2;
+mod attacks_h3;
