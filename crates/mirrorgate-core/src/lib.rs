@@ -3,7 +3,7 @@
 //! Listener crates (HTTP/1.1, HTTP/2, HTTP/3) turn whatever arrived on the
 //! wire into an `http::Request<Body>` plus a [`ConnInfo`], and hand both to a
 //! [`RequestHandler`]. Everything from there on lives here and knows nothing
-//! of sockets on the client side: routing ([`router`]), proxy header hygiene
+//! of sockets on the client side: routing (`router`), proxy header hygiene
 //! ([`headers`]), forwarding to primary backends ([`upstream`]) and the
 //! request's life as named phases ([`proxy`]).
 
@@ -11,16 +11,16 @@ pub mod access_log;
 pub mod assemble;
 pub mod body;
 pub mod config;
-pub mod conn_info;
+mod conn_info;
 mod de;
-pub mod handler;
+mod handler;
 pub mod headers;
-pub mod lifecycle;
+mod lifecycle;
 pub mod listener;
 pub mod metrics;
 pub mod mirror;
 pub mod proxy;
-pub mod router;
+mod router;
 pub mod upstream;
 
 pub use body::{Body, BoxError};

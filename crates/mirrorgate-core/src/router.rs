@@ -127,7 +127,7 @@ impl<T> Router<T> {
 }
 
 /// Lowercases a host and removes its port and any IPv6 brackets' port.
-pub fn normalize_host(host: &str) -> String {
+pub(crate) fn normalize_host(host: &str) -> String {
     let without_port = if let Some(rest) = host.strip_prefix('[') {
         // IPv6 literal: keep the brackets' content.
         rest.split(']').next().unwrap_or(rest)

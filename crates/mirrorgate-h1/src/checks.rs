@@ -11,7 +11,7 @@ use crate::Http1Settings;
 
 /// Why a request is answered by the listener itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     /// The status sent.
     pub status: StatusCode,
     /// One line for the client, no internal details.
@@ -25,7 +25,7 @@ impl Rejection {
     /// A short plain-text answer that also closes the connection: what
     /// follows a rejected head (its body, a pipelined request) cannot be
     /// trusted to be framed as the client meant.
-    pub fn to_response(&self) -> Response<Body> {
+    pub(crate) fn to_response(&self) -> Response<Body> {
         let text = format!(
             "{} {}: {}\n",
             self.status.as_u16(),
@@ -43,7 +43,7 @@ impl Rejection {
 
 /// Checks one request head; `Err` is the answer to send instead of
 /// forwarding it.
-pub fn check_head(
+pub(crate) fn check_head(
     uri: &Uri,
     headers: &HeaderMap,
     settings: &Http1Settings,

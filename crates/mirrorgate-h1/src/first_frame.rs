@@ -26,7 +26,7 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 
 /// What the start of a body turned out to be.
 #[derive(Debug)]
-pub enum Start {
+pub(crate) enum Start {
     /// Its first frame, or the end of the body, arrived intact: forward
     /// this body.
     Intact(Prepended),
@@ -35,7 +35,7 @@ pub enum Start {
 }
 
 /// Reads the first frame of `body`, waiting at most `wait`.
-pub async fn read_start(mut body: Incoming, wait: Duration) -> Start {
+pub(crate) async fn read_start(mut body: Incoming, wait: Duration) -> Start {
     let first = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
     let first = match tokio::time::timeout(wait, first).await {
         Ok(Some(Err(error))) => return Start::Broken(error),
@@ -51,7 +51,7 @@ pub async fn read_start(mut body: Incoming, wait: Duration) -> Start {
 
 /// A body whose first frame was already read: that frame, then the rest.
 #[derive(Debug)]
-pub struct Prepended {
+pub(crate) struct Prepended {
     first: Option<Frame<Bytes>>,
     rest: Incoming,
     broken: Arc<AtomicBool>,
@@ -59,7 +59,7 @@ pub struct Prepended {
 
 impl Prepended {
     /// Set once decoding the rest of the body failed.
-    pub fn broken(&self) -> Arc<AtomicBool> {
+    pub(crate) fn broken(&self) -> Arc<AtomicBool> {
         self.broken.clone()
     }
 }

@@ -4,12 +4,12 @@
 //! hyper parses and enforces most of the request-head limits itself
 //! (size, field count, header read time; malformed framing is its `400`).
 //! This crate sets them ([`Http1Settings`]), adds what hyper has no knob
-//! for ([`checks`], [`first_frame`]), answers `408` where hyper would
+//! for (`checks`, `first_frame`), answers `408` where hyper would
 //! just drop the connection, and counts every limit hit.
 
-pub mod checks;
+mod checks;
 mod close_reason;
-pub mod first_frame;
+mod first_frame;
 mod io_observer;
 mod service;
 mod settings;

@@ -19,7 +19,7 @@ use crate::Http1Settings;
 
 /// Builds the service: rejected heads are answered here and counted;
 /// everything else goes to `handler`.
-pub fn service(
+pub(crate) fn service(
     handler: Arc<dyn RequestHandler>,
     conn: Arc<ConnInfo>,
     settings: &Http1Settings,

@@ -62,12 +62,12 @@ pub struct Http2Settings {
     /// paused (hyper's `max_send_buf_size`). Default 400 KiB.
     pub max_send_buf_size: NonZeroU32,
     /// Flow-control window for each stream's request body, bytes
-    /// ([`MIN_WINDOW`] to [`MAX_WINDOW`]). Default 1 MiB.
+    /// (65,535 to 2^31-1). Default 1 MiB.
     #[serde(deserialize_with = "window")]
     pub initial_stream_window_size: u32,
     /// Flow-control window for all request bodies of a connection together,
     /// bytes: what one client can make mirrorgate hold unread
-    /// ([`MIN_WINDOW`] to [`MAX_WINDOW`]). Default 1 MiB.
+    /// (65,535 to 2^31-1). Default 1 MiB.
     #[serde(deserialize_with = "window")]
     pub initial_connection_window_size: u32,
 }

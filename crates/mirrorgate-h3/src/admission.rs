@@ -15,7 +15,7 @@ use crate::settings::{Http3Settings, RetryPolicy};
 
 /// How a connection attempt that does not get its handshake is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TurnAway {
+pub(crate) enum TurnAway {
     /// Answer with a Retry packet; `limit` is the one that caused it
     /// (`None` for `retry = "always"`).
     Retry {
@@ -28,7 +28,7 @@ pub enum TurnAway {
 
 /// The load a decision is taken under.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Load {
+pub(crate) struct Load {
     /// Connections of this listener, handshaking or open.
     pub connections: usize,
     /// Handshakes in progress.
@@ -39,7 +39,7 @@ pub struct Load {
 
 /// The attempt itself, as quinn describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// The client came back with a Retry token: its address is proven.
     pub validated: bool,
     /// A Retry may be sent (not after one already was).
@@ -49,7 +49,11 @@ pub struct Attempt {
 /// The decision for `attempt` under `load`: `Ok` starts the handshake.
 /// Caps come first (a refusal is one small packet, never an amplifier);
 /// then an unvalidated attempt gets a Retry if the policy asks for one.
-pub fn decide(settings: &Http3Settings, load: Load, attempt: Attempt) -> Result<(), TurnAway> {
+pub(crate) fn decide(
+    settings: &Http3Settings,
+    load: Load,
+    attempt: Attempt,
+) -> Result<(), TurnAway> {
     if load.connections >= settings.max_connections {
         return Err(TurnAway::Refuse(Limit::QuicMaxConnections));
     }
@@ -96,14 +100,14 @@ impl Counts {
 
 /// One listener's connection counts.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     settings: Arc<Http3Settings>,
     counts: Mutex<Counts>,
 }
 
 impl Admission {
     /// No connections yet.
-    pub fn new(settings: Arc<Http3Settings>) -> Arc<Self> {
+    pub(crate) fn new(settings: Arc<Http3Settings>) -> Arc<Self> {
         Arc::new(Admission {
             settings,
             counts: Mutex::new(Counts::default()),
@@ -113,7 +117,11 @@ impl Admission {
     /// Decides on an attempt from `ip`; if it is admitted, counts it (as
     /// handshaking, and for its address if that is proven) until the
     /// returned ticket drops.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr, attempt: Attempt) -> Result<Ticket, TurnAway> {
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        attempt: Attempt,
+    ) -> Result<Ticket, TurnAway> {
         let mut counts = self.counts.lock().expect("admission lock");
         let load = Load {
             connections: counts.connections,
@@ -147,7 +155,7 @@ impl Admission {
 
 /// An accepted attempt's place in the counts, given back on drop.
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     admission: Arc<Admission>,
     ip: IpAddr,
     handshaking: bool,
@@ -158,7 +166,7 @@ impl Ticket {
     /// The handshake completed: the address is proven now. Counts it for
     /// its address unless that address already has its share, in which
     /// case the connection must be closed: `Err` is the limit.
-    pub fn established(&mut self) -> Result<(), Limit> {
+    pub(crate) fn established(&mut self) -> Result<(), Limit> {
         let mut counts = self.admission.counts.lock().expect("admission lock");
         if self.handshaking {
             self.handshaking = false;

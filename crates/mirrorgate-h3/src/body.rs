@@ -22,7 +22,7 @@ enum State {
 
 /// Streams DATA frames, then trailers, straight from the QUIC stream:
 /// flow control, not a buffer, bounds what is held.
-pub struct H3RequestBody {
+pub(crate) struct H3RequestBody {
     stream: RecvStream,
     state: State,
     /// A frame read ahead by [`H3RequestBody::new`].
@@ -34,7 +34,7 @@ impl H3RequestBody {
     /// already ended the stream (a GET usually arrives with FIN on its
     /// HEADERS), so the core can tell a body-less request from an upload
     /// as it can for HTTP/1.1 and HTTP/2.
-    pub fn new(stream: RecvStream) -> Self {
+    pub(crate) fn new(stream: RecvStream) -> Self {
         let mut body = H3RequestBody {
             stream,
             state: State::Data,

@@ -40,7 +40,7 @@ pub fn bind(
 
 /// Accepts QUIC connections on `endpoint`, serving HTTP/3 on each, until
 /// the endpoint is closed or shutdown starts. Each attempt is first
-/// admitted (see [`crate::admission`]): refused over a cap, sent a Retry
+/// admitted (see `admission`): refused over a cap, sent a Retry
 /// when the policy asks. On shutdown the endpoint refuses new connections
 /// and each connection sends GOAWAY and finishes its requests.
 pub async fn serve(endpoint: quinn::Endpoint, cx: ListenerContext, settings: Arc<Http3Settings>) {

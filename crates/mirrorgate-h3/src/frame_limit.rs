@@ -20,7 +20,7 @@ const WEBTRANSPORT_STREAM: u64 = 0x41;
 
 /// A frame longer than the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameTooLarge {
+pub(crate) struct FrameTooLarge {
     /// Its type.
     pub frame_type: u64,
     /// The length it declared.
@@ -85,14 +85,14 @@ enum State {
 /// Follows HTTP/3 frame boundaries in a stream's bytes, refusing any
 /// frame except DATA whose declared length is over `limit`.
 #[derive(Debug, Clone)]
-pub struct FrameScanner {
+pub(crate) struct FrameScanner {
     limit: u64,
     state: State,
 }
 
 impl FrameScanner {
     /// For a request stream: frames from the first byte.
-    pub fn request(limit: u64) -> Self {
+    pub(crate) fn request(limit: u64) -> Self {
         FrameScanner {
             limit,
             state: State::FrameType(VarInt::default()),
@@ -101,7 +101,7 @@ impl FrameScanner {
 
     /// For a unidirectional stream: a stream type, then frames if it is
     /// the control stream.
-    pub fn unidirectional(limit: u64) -> Self {
+    pub(crate) fn unidirectional(limit: u64) -> Self {
         FrameScanner {
             limit,
             state: State::StreamType(VarInt::default()),
@@ -110,7 +110,7 @@ impl FrameScanner {
 
     /// Follows `bytes`, the next ones on the stream. An error once a frame
     /// over the limit starts, and for everything after it.
-    pub fn scan(&mut self, mut bytes: &[u8]) -> Result<(), FrameTooLarge> {
+    pub(crate) fn scan(&mut self, mut bytes: &[u8]) -> Result<(), FrameTooLarge> {
         while !bytes.is_empty() {
             match &mut self.state {
                 State::Refused(error) => return Err(*error),

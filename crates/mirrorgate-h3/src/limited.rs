@@ -26,22 +26,22 @@ struct FrameLimit {
 
 /// A QUIC connection (or its stream opener, `Q`) whose streams that h3
 /// reads frames from are [`Limited`].
-pub struct LimitedStreams<Q> {
+pub(crate) struct LimitedStreams<Q> {
     inner: Q,
     limit: Arc<FrameLimit>,
 }
 
 /// A QUIC connection whose incoming streams are [`Limited`].
-pub type LimitedConnection = LimitedStreams<h3_quinn::Connection>;
+pub(crate) type LimitedConnection = LimitedStreams<h3_quinn::Connection>;
 
 /// Opens streams for h3 (the server opens only unidirectional ones:
 /// control and QPACK); a bidirectional one would be [`Limited`] too.
-pub type LimitedOpener = LimitedStreams<h3_quinn::OpenStreams>;
+pub(crate) type LimitedOpener = LimitedStreams<h3_quinn::OpenStreams>;
 
 impl LimitedConnection {
     /// Wraps `inner`: frames other than DATA longer than `frame_bytes`
     /// are refused and counted as `max_field_section_size` hits.
-    pub fn new(inner: h3_quinn::Connection, frame_bytes: u64, metrics: Metrics) -> Self {
+    pub(crate) fn new(inner: h3_quinn::Connection, frame_bytes: u64, metrics: Metrics) -> Self {
         LimitedStreams {
             inner,
             limit: Arc::new(FrameLimit {
@@ -54,7 +54,7 @@ impl LimitedConnection {
 
 /// A stream whose received bytes are scanned; `reset` also aborts its
 /// sending half when one comes with it (a request stream before split).
-pub struct Limited<S> {
+pub(crate) struct Limited<S> {
     inner: S,
     scanner: FrameScanner,
     limit: Arc<FrameLimit>,

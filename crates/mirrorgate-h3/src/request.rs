@@ -13,7 +13,7 @@ use crate::limited::Limited;
 
 /// Serves one request stream: hands the request to the core and streams
 /// the response head, DATA and trailers back.
-pub async fn serve_request(
+pub(crate) async fn serve_request(
     req: Request<()>,
     stream: RequestStream<Limited<h3_quinn::BidiStream<Bytes>>, Bytes>,
     conn: Arc<ConnInfo>,

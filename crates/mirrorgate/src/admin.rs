@@ -18,7 +18,7 @@ use mirrorgate_core::Lifecycle;
 use crate::live::Live;
 
 /// What `/readyz` looks at.
-pub struct Readiness {
+pub(crate) struct Readiness {
     /// The current proxy, for backend health.
     pub live: Arc<Live>,
     /// Not ready once draining starts, so load balancers move away first.
@@ -46,7 +46,11 @@ impl Readiness {
 }
 
 /// Serves the admin endpoints on `listener` until the process exits.
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Metrics, ready: Arc<Readiness>) {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Metrics,
+    ready: Arc<Readiness>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 /// HTTP on 8080, HTTPS and HTTP/3 on 8443, with a built-in demo backend.
 #[derive(Debug, Parser)]
 #[command(name = "mirrorgate", version, about, long_about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do; `run` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -21,7 +21,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Serve traffic (the default).
     Run,
     /// Validate a config completely (values, routes, certificates) without

@@ -19,10 +19,10 @@ use hyper_util::server::conn::auto;
 use crate::config::DemoBackendConfig;
 
 /// A running demo backend's name and how many requests it received.
-pub type DemoCount = (String, Arc<AtomicU64>);
+pub(crate) type DemoCount = (String, Arc<AtomicU64>);
 
 /// Binds every demo backend and serves it in the background.
-pub async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<Vec<DemoCount>> {
+pub(crate) async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<Vec<DemoCount>> {
     let mut counts = Vec::new();
     for backend in backends {
         let listener = tokio::net::TcpListener::bind(backend.listen)

@@ -15,7 +15,7 @@ use mirrorgate_tls::ReloadableCerts;
 use crate::state::ServingState;
 
 /// The current proxy and certificates.
-pub struct Live {
+pub(crate) struct Live {
     proxy: ArcSwap<Proxy>,
     /// Both TLS server configs resolve through this.
     pub certs: Arc<ReloadableCerts>,
@@ -25,7 +25,7 @@ pub struct Live {
 
 impl Live {
     /// Starts serving `state` (and its health checks: call on the runtime).
-    pub fn new(state: ServingState) -> Self {
+    pub(crate) fn new(state: ServingState) -> Self {
         Live {
             health_checks: Mutex::new(state.proxy.start_health_checks()),
             proxy: ArcSwap::from_pointee(state.proxy),
@@ -34,12 +34,12 @@ impl Live {
     }
 
     /// The proxy serving new requests.
-    pub fn proxy(&self) -> Arc<Proxy> {
+    pub(crate) fn proxy(&self) -> Arc<Proxy> {
         self.proxy.load_full()
     }
 
     /// Serves `state` from the next request and handshake on.
-    pub fn replace(&self, state: ServingState) {
+    pub(crate) fn replace(&self, state: ServingState) {
         let checks = state.proxy.start_health_checks();
         self.certs.replace(state.certs);
         self.proxy.store(Arc::new(state.proxy));

@@ -14,7 +14,7 @@ const SPARE: u64 = 1024;
 
 /// Raises the soft open-files limit to fit `max_connections`, and warns
 /// when the hard limit is too low to.
-pub fn fit(max_connections: usize) {
+pub(crate) fn fit(max_connections: usize) {
     let wanted = (max_connections as u64).saturating_add(SPARE);
     match rlimit::increase_nofile_limit(wanted) {
         Ok(limit) if limit < wanted => tracing::warn!(

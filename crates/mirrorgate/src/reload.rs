@@ -14,14 +14,14 @@ use crate::state::ServingState;
 /// The access log writer, kept across reloads while its settings stay the
 /// same (a new writer per reload would reopen the file for nothing).
 #[derive(Default)]
-pub struct AccessLogs {
+pub(crate) struct AccessLogs {
     current: Option<(AccessLogConfig, AccessLog)>,
 }
 
 impl AccessLogs {
     /// The writer for `loaded`'s `[access_log]`: the current one if its
     /// settings did not change, else a new one (not yet made current).
-    pub fn for_config(
+    pub(crate) fn for_config(
         &self,
         loaded: &LoadedConfig,
         metrics: &Metrics,
@@ -54,19 +54,19 @@ impl AccessLogs {
     }
 
     /// Makes `log` the current writer.
-    pub fn set(&mut self, log: Option<(AccessLogConfig, AccessLog)>) {
+    pub(crate) fn set(&mut self, log: Option<(AccessLogConfig, AccessLog)>) {
         self.current = log;
     }
 
     /// SIGUSR1: reopen the file.
-    pub fn reopen(&self) {
+    pub(crate) fn reopen(&self) {
         if let Some((_, log)) = &self.current {
             log.reopen();
         }
     }
 
     /// Writes out what is queued, at most `limit`.
-    pub fn flush(&self, limit: Duration) {
+    pub(crate) fn flush(&self, limit: Duration) {
         if let Some((_, log)) = &self.current {
             log.flush(limit);
         }
@@ -74,7 +74,7 @@ impl AccessLogs {
 }
 
 /// Builds a serving state for `loaded`, with its access log writer.
-pub fn build(
+pub(crate) fn build(
     loaded: &LoadedConfig,
     metrics: &Metrics,
     logs: &AccessLogs,
@@ -86,7 +86,12 @@ pub fn build(
 
 /// Re-reads the config file and swaps it in, or keeps the current one and
 /// logs why not.
-pub fn reload(current: &mut LoadedConfig, live: &Live, metrics: &Metrics, logs: &mut AccessLogs) {
+pub(crate) fn reload(
+    current: &mut LoadedConfig,
+    live: &Live,
+    metrics: &Metrics,
+    logs: &mut AccessLogs,
+) {
     let Some(path) = current.path.clone() else {
         tracing::warn!("reload requested, but the embedded default config is running: nothing to reload (start with --config FILE)");
         return;
@@ -141,7 +146,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
 /// Polls the config file for changes (`[reload] watch = true`). Polling
 /// rather than inotify: it also sees Kubernetes ConfigMap updates, which
 /// swap a symlink instead of writing the file.
-pub struct FileWatch {
+pub(crate) struct FileWatch {
     path: PathBuf,
     interval: Duration,
     last: Option<(SystemTime, u64)>,
@@ -149,7 +154,7 @@ pub struct FileWatch {
 
 impl FileWatch {
     /// Watches `loaded`'s file if `[reload] watch` is on.
-    pub fn new(loaded: &LoadedConfig) -> Option<Self> {
+    pub(crate) fn new(loaded: &LoadedConfig) -> Option<Self> {
         let reload = &loaded.config.reload;
         let path = loaded.path.clone()?;
         reload.watch.then(|| {
@@ -163,7 +168,7 @@ impl FileWatch {
     }
 
     /// Resolves when the file's modification time or size changed.
-    pub async fn changed(&mut self) {
+    pub(crate) async fn changed(&mut self) {
         loop {
             tokio::time::sleep(self.interval).await;
             let now = stamp(&self.path);

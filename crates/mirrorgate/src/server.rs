@@ -20,7 +20,7 @@ use crate::{admin, demo_backend, reload, serve};
 
 /// Runs mirrorgate with `loaded` until SIGTERM or SIGINT, or until a
 /// listener fails.
-pub async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
+pub(crate) async fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
     let mut server = Server::start(loaded).await?;
     server.serve_until_stopped().await?;
     server.drain_and_report().await;

@@ -5,7 +5,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// What a signal asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
+pub(crate) enum Request {
     /// SIGTERM or SIGINT: drain and exit.
     Stop,
     /// SIGHUP: reload the config.
@@ -15,7 +15,7 @@ pub enum Request {
 }
 
 /// Installed handlers.
-pub struct Signals {
+pub(crate) struct Signals {
     term: Signal,
     int: Signal,
     hup: Signal,
@@ -24,7 +24,7 @@ pub struct Signals {
 
 impl Signals {
     /// Installs every handler.
-    pub fn install() -> std::io::Result<Self> {
+    pub(crate) fn install() -> std::io::Result<Self> {
         Ok(Signals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
@@ -34,7 +34,7 @@ impl Signals {
     }
 
     /// The next signal received.
-    pub async fn next(&mut self) -> Request {
+    pub(crate) async fn next(&mut self) -> Request {
         tokio::select! {
             _ = self.term.recv() => Request::Stop,
             _ = self.int.recv() => Request::Stop,

@@ -13,7 +13,7 @@ use mirrorgate_tls::{load_certified_key, CertSource, CertStore, TlsError};
 use crate::config::{ConfigError, LoadedConfig};
 
 /// A config turned into ready-to-serve parts.
-pub struct ServingState {
+pub(crate) struct ServingState {
     /// The request handler.
     pub proxy: Proxy,
     /// Certificates by SNI.
@@ -24,7 +24,7 @@ pub struct ServingState {
 
 impl ServingState {
     /// Builds everything; any problem is a located [`ConfigError`].
-    pub fn build(
+    pub(crate) fn build(
         loaded: &LoadedConfig,
         metrics: &Metrics,
         access_log: Option<AccessLog>,

@@ -28,7 +28,9 @@ fn written_port_fits(s: &str) -> bool {
 }
 
 /// Backend origins: at least one, each `http(s)://host:port`.
-pub fn backends<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<BackendUrl>, D::Error> {
+pub(super) fn backends<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<BackendUrl>, D::Error> {
     let written = Vec::<String>::deserialize(d)?;
     let mut urls = Vec::with_capacity(written.len());
     for s in &written {

@@ -10,7 +10,7 @@ pub(super) struct ProtocolLabels {
 }
 
 impl ProtocolLabels {
-    pub fn of(protocol: Protocol) -> Self {
+    pub(super) fn of(protocol: Protocol) -> Self {
         ProtocolLabels {
             protocol: protocol.as_str(),
         }

@@ -3,7 +3,7 @@
 //!
 //! The decisions are pure and unit-tested: [`Sampler`] (is this request
 //! copied?), [`CopyRules`] (what the copy looks like). What happened to
-//! each copy is counted in [`MirrorCounters`], which the metrics own.
+//! each copy is counted in [`MirrorCounters`](crate::metrics::MirrorCounters), which the metrics own.
 //! [`MirrorTarget`] holds one mirror's pools and bounds; [`dispatch`] fans
 //! a request out; the tee copies request bodies as they stream to the
 //! primary.

@@ -16,7 +16,7 @@ use crate::metrics::DropReason;
 use crate::Body;
 
 /// A whole body for a mirror, or why there is none.
-pub type BodyCopy = Result<Vec<Bytes>, DropReason>;
+pub(super) type BodyCopy = Result<Vec<Bytes>, DropReason>;
 
 /// One mirror's copy in progress.
 pub struct CopySink {
@@ -69,10 +69,10 @@ impl CopySink {
 }
 
 /// The primary's body with copies taken on the way.
-pub type TeeBody = Watched<Tee>;
+pub(super) type TeeBody = Watched<Tee>;
 
 /// Tees `inner`, which declared `declared_len` bytes, into `sinks`.
-pub fn tee(inner: Body, sinks: Vec<CopySink>, declared_len: Option<u64>) -> TeeBody {
+pub(super) fn tee(inner: Body, sinks: Vec<CopySink>, declared_len: Option<u64>) -> TeeBody {
     Watched::new(
         inner,
         Tee {
@@ -84,7 +84,7 @@ pub fn tee(inner: Body, sinks: Vec<CopySink>, declared_len: Option<u64>) -> TeeB
 }
 
 /// Feeds each data frame of the primary's body to the copies.
-pub struct Tee {
+pub(super) struct Tee {
     sinks: Vec<CopySink>,
     received: u64,
     /// `Content-Length`: a sender stops polling a body once it has sent

@@ -71,7 +71,7 @@ impl UpstreamPool {
 
     /// Sends `req` (whose URI carries the client's authority and the path)
     /// to the next backend and waits for the response head; tries the
-    /// next ones as far as [`Replay`] allows. Returns the response and the
+    /// next ones as far as `Replay` allows. Returns the response and the
     /// index of the backend that sent it.
     pub async fn send(
         &self,

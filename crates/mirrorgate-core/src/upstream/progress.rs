@@ -10,7 +10,7 @@ use crate::body::{BodyWatcher, Polled};
 /// Watches a request body so that every frame sent to the backend
 /// notifies the waiting timeout. A large upload may take longer than the
 /// request timeout; it is only a timeout when nothing moves.
-pub struct Progress(pub Arc<Notify>);
+pub(super) struct Progress(pub Arc<Notify>);
 
 impl BodyWatcher for Progress {
     fn polled(&mut self, polled: &Polled, _ended: bool) {

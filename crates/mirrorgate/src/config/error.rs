@@ -68,7 +68,7 @@ fn snippet_part(snippet: Option<&str>) -> String {
 }
 
 /// `path` for messages, or a name for the embedded default.
-pub fn display_name(path: Option<&Path>) -> String {
+pub(super) fn display_name(path: Option<&Path>) -> String {
     path.map_or_else(
         || "<embedded default config>".to_string(),
         |p| p.display().to_string(),

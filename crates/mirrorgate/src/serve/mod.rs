@@ -12,10 +12,10 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 
-pub use socket::bind_tcp;
+pub(crate) use socket::bind_tcp;
 
 /// Everything bound and running.
-pub struct Listeners {
+pub(crate) struct Listeners {
     /// The accept loops; they end when shutdown starts.
     pub tasks: JoinSet<()>,
     /// QUIC endpoints, kept to close them once drained.
@@ -24,7 +24,7 @@ pub struct Listeners {
 
 /// Binds every listener (failing before serving anything if one cannot be
 /// bound), then starts its accept loop.
-pub fn start(
+pub(crate) fn start(
     config: &Config,
     cx: &ListenerContext,
     certs: &Arc<ReloadableCerts>,

@@ -10,7 +10,7 @@ const BACKLOG: i32 = 1024;
 
 /// Binds a TCP listener. IPv6 sockets are IPv6-only, so `0.0.0.0:443` and
 /// `[::]:443` can both be listed without colliding.
-pub fn bind_tcp(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+pub(crate) fn bind_tcp(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;

@@ -20,7 +20,7 @@ use crate::config::Config;
 /// the settings of the two protocols they may speak, and the cap on open
 /// connections that every TCP listener shares.
 #[derive(Clone)]
-pub struct TcpServing {
+pub(super) struct TcpServing {
     http1: Arc<Http1Settings>,
     http2: Arc<Http2Settings>,
     tls_handshake_timeout: Duration,
@@ -30,7 +30,7 @@ pub struct TcpServing {
 
 impl TcpServing {
     /// From `[listen]`, `[http1]` and `[http2]`.
-    pub fn new(config: &Config) -> Self {
+    pub(super) fn new(config: &Config) -> Self {
         TcpServing {
             http1: Arc::new(config.http1.clone()),
             http2: Arc::new(config.http2.clone()),
@@ -78,7 +78,7 @@ async fn accept(
 }
 
 /// Serves plain HTTP/1.1.
-pub async fn serve_plain(listener: TcpListener, cx: ListenerContext, tcp: TcpServing) {
+pub(super) async fn serve_plain(listener: TcpListener, cx: ListenerContext, tcp: TcpServing) {
     let local = listener
         .local_addr()
         .expect("bound listener has an address");
@@ -101,7 +101,7 @@ pub async fn serve_plain(listener: TcpListener, cx: ListenerContext, tcp: TcpSer
 
 /// Serves TLS: handshake (bounded by `[listen] tls_handshake_timeout`),
 /// then HTTP/2 if ALPN chose `h2`, else HTTP/1.1.
-pub async fn serve_tls(
+pub(super) async fn serve_tls(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     cx: ListenerContext,
