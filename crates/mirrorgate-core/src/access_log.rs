@@ -13,7 +13,12 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, SystemTime};
 
+use http::header::{HOST, REFERER, USER_AGENT};
+use http::{HeaderValue, Request};
 use prometheus_client::metrics::counter::Counter;
+
+use crate::metrics::NONE_LABEL;
+use crate::ConnInfo;
 
 /// Line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -84,6 +89,44 @@ enum Message {
 pub struct AccessLog {
     queue: SyncSender<Message>,
     dropped: Counter,
+}
+
+impl AccessRecord {
+    /// The access log line's request facts; status, sizes and backend are
+    /// filled in as the request goes.
+    pub(crate) fn of_request<B>(req: &Request<B>, conn: &ConnInfo) -> Self {
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        AccessRecord {
+            time: SystemTime::now(),
+            client: conn.peer,
+            protocol: conn.protocol.as_str(),
+            sni: conn.tls_sni.clone(),
+            host: req
+                .uri()
+                .authority()
+                .map(|a| a.to_string())
+                .or_else(|| header(HOST))
+                .unwrap_or_else(|| NONE_LABEL.to_string()),
+            method: req.method().to_string(),
+            path: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| "/".to_string(), |p| p.to_string()),
+            status: 0,
+            bytes: 0,
+            duration: std::time::Duration::ZERO,
+            service: NONE_LABEL.to_string(),
+            backend: NONE_LABEL.to_string(),
+            mirrored: false,
+            complete: false,
+            referer: header(REFERER),
+            user_agent: header(USER_AGENT),
+        }
+    }
 }
 
 impl AccessLog {

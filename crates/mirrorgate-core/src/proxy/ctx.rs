@@ -6,9 +6,10 @@ use std::time::Instant;
 use http::{Method, Request, Uri};
 use tokio::sync::oneshot;
 
-use super::logging::access_record;
-use super::request_body::{BodyFault, FaultCell};
-use super::{ProxyInner, Service};
+use super::body_limits::{BodyFault, FaultCell};
+use super::service::Service;
+use super::unread_body;
+use super::ProxyInner;
 use crate::access_log::AccessRecord;
 use crate::metrics::GaugeGuard;
 use crate::{Body, ConnInfo};
@@ -54,12 +55,23 @@ impl RequestCtx {
             in_flight: proxy.metrics.in_flight(conn.protocol),
             method: req.method().clone(),
             uri: req.uri().clone(),
-            record: proxy.access_log.as_ref().map(|_| access_record(req, conn)),
+            record: proxy
+                .access_log
+                .as_ref()
+                .map(|_| AccessRecord::of_request(req, conn)),
             unread: None,
             service: None,
             backend: None,
             mirrored: false,
             body_fault_cell: None,
+        }
+    }
+
+    /// Reads off what is left of the request body, bounded, if it was
+    /// dropped unread.
+    pub(super) async fn drain_unread_body(&mut self) {
+        if let Some(rest) = self.unread.take() {
+            unread_body::drain(rest).await;
         }
     }
 

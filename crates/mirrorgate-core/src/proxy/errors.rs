@@ -5,7 +5,6 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
 
 use super::ctx::RequestCtx;
-use super::request_body::drain_unread_body;
 use super::{BodyFault, Proxy};
 use crate::upstream::UpstreamError;
 use crate::{body, Body, ConnInfo};
@@ -93,7 +92,7 @@ impl Proxy {
         ctx: &mut RequestCtx,
         conn: &ConnInfo,
     ) -> Response<Body> {
-        drain_unread_body(ctx).await;
+        ctx.drain_unread_body().await;
         tracing::warn!(
             status = error.status().as_u16(),
             protocol = conn.protocol.as_str(),

@@ -3,17 +3,16 @@
 //! completed when its body ends (or the client goes away).
 
 use std::task::Poll;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use http::header::{HOST, REFERER, USER_AGENT};
-use http::{HeaderValue, Request, Response};
+use http::Response;
 use http_body::Body as _;
 
 use super::ctx::RequestCtx;
 use super::Proxy;
 use crate::access_log::{AccessLog, AccessRecord};
 use crate::body::{BodyWatcher, Polled, Watched};
-use crate::metrics::{GaugeGuard, ServiceMetrics, NONE_LABEL};
+use crate::metrics::{GaugeGuard, ServiceMetrics};
 use crate::{body, Body, ConnInfo, Protocol};
 
 impl Proxy {
@@ -65,42 +64,6 @@ impl Proxy {
             in_flight,
         };
         response.map(|body| body::boxed(observed(body, exchange)))
-    }
-}
-
-/// The access log line's request facts; status, sizes and backend are
-/// filled in as the request goes.
-pub(super) fn access_record(req: &Request<Body>, conn: &ConnInfo) -> AccessRecord {
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    };
-    AccessRecord {
-        time: SystemTime::now(),
-        client: conn.peer,
-        protocol: conn.protocol.as_str(),
-        sni: conn.tls_sni.clone(),
-        host: req
-            .uri()
-            .authority()
-            .map(|a| a.to_string())
-            .or_else(|| header(HOST))
-            .unwrap_or_else(|| NONE_LABEL.to_string()),
-        method: req.method().to_string(),
-        path: req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| "/".to_string(), |p| p.to_string()),
-        status: 0,
-        bytes: 0,
-        duration: std::time::Duration::ZERO,
-        service: NONE_LABEL.to_string(),
-        backend: NONE_LABEL.to_string(),
-        mirrored: false,
-        complete: false,
-        referer: header(REFERER),
-        user_agent: header(USER_AGENT),
     }
 }
 

@@ -27,6 +27,7 @@
 // The list above is for readers of the code: it links private phases.
 #![allow(rustdoc::private_intra_doc_links)]
 
+mod body_limits;
 mod ctx;
 mod downstream;
 mod errors;
@@ -36,6 +37,8 @@ mod mirror_dispatch;
 mod request_body;
 mod response_filter;
 mod route;
+mod service;
+mod unread_body;
 mod upstream_request;
 
 use std::sync::Arc;
@@ -48,11 +51,11 @@ use crate::metrics::{Metrics, ServiceMetrics, NONE_LABEL};
 use crate::router::Router;
 use crate::{Body, ConnInfo, RequestHandler, ResponseFuture};
 
+pub use body_limits::{BodyFault, BodyLimits};
 use ctx::RequestCtx;
 pub use downstream::{request_authority, HttpsRedirect};
 pub use errors::ProxyError;
-pub use request_body::{BodyFault, BodyLimits};
-pub use route::{RouteTarget, Service};
+pub use service::{RouteTarget, Service};
 
 /// Proxy-wide behaviour.
 #[derive(Debug, Clone, Default)]

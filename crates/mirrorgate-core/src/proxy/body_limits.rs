@@ -84,7 +84,7 @@ impl std::error::Error for BodyFault {}
 
 /// Where a guarded body records why it was cut, for the proxy to answer
 /// 413 or 408 instead of the 502 its failed forward would give.
-pub(in crate::proxy) type FaultCell = Arc<OnceLock<BodyFault>>;
+pub(super) type FaultCell = Arc<OnceLock<BodyFault>>;
 
 /// The fault that can be seen before reading `body`, if any: a length
 /// (`content_length`, the request's valid `Content-Length`, or what the

@@ -1,25 +1,22 @@
-//! Request body phase: the route's limits on a client's body
-//! ([`limits`]), and the part of it nobody read, read off before a
-//! failure is answered ([`unread`]).
-
-mod limits;
-mod unread;
+//! Request body phase: the route's limits put on a client's body
+//! (the body wrapper is in `body_limits`), and the body watched so that
+//! the part nobody read can be read off before a failure is answered
+//! (`unread_body`).
 
 use http::Request;
 use http_body::Body as _;
 
+use super::body_limits::{self, BodyFault, BodyLimits, FaultCell};
 use super::ctx::RequestCtx;
+use super::unread_body;
 use super::{Proxy, ProxyError};
 use crate::headers;
 use crate::{Body, ConnInfo};
 
-pub(super) use limits::FaultCell;
-pub use limits::{BodyFault, BodyLimits};
-
 impl Proxy {
     /// Watches the body of `req` so that, should the request be dropped
     /// before its body is read, what is left comes back to `ctx` for
-    /// [`drain_unread_body`] to read off.
+    /// [`RequestCtx::drain_unread_body`] to read off.
     pub(super) fn keep_unread_body(
         &self,
         req: Request<Body>,
@@ -29,7 +26,7 @@ impl Proxy {
             return req;
         }
         let (parts, body) = req.into_parts();
-        let (body, rest) = unread::recoverable(body);
+        let (body, rest) = unread_body::recoverable(body);
         ctx.unread = Some(rest);
         Request::from_parts(parts, body)
     }
@@ -46,11 +43,11 @@ impl Proxy {
     ) -> Result<Request<Body>, ProxyError> {
         let content_length = headers::declared_length(req.headers())
             .map_err(|_| ProxyError::BadRequest("invalid Content-Length"))?;
-        if let Some(fault) = limits::declared_fault(req.body(), content_length, limits) {
+        if let Some(fault) = body_limits::declared_fault(req.body(), content_length, limits) {
             return Err(self.refuse_body(fault, conn));
         }
         let fault = ctx.body_fault_cell.insert(FaultCell::default()).clone();
-        Ok(req.map(|body| limits::guard(body, content_length, limits, fault)))
+        Ok(req.map(|body| body_limits::guard(body, content_length, limits, fault)))
     }
 
     /// Counts a request body limit being hit and turns it into the answer.
@@ -59,13 +56,5 @@ impl Proxy {
             self.inner.metrics.limit_hit(limit);
         }
         ProxyError::Body(fault)
-    }
-}
-
-/// Reads off what is left of the request body in `ctx`, bounded, if it
-/// was dropped unread.
-pub(super) async fn drain_unread_body(ctx: &mut RequestCtx) {
-    if let Some(rest) = ctx.unread.take() {
-        unread::drain(rest).await;
     }
 }
