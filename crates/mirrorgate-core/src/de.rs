@@ -2,8 +2,9 @@
 //! value is reported by the TOML parser at its file position.
 //!
 //! A leaf module: each settings table lives beside the code it configures
-//! (most in `config`, the health tables in `upstream`) and all of them
-//! check their values with these.
+//! (most in `config`, the health tables in `upstream`, the listener
+//! tables in the listener crates, `[shutdown]` and `[reload]` in the
+//! binary) and all of them check their values with these.
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -62,22 +63,40 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::E
     Ok(value)
 }
 
-/// A size or count that must be at least 1.
-pub(crate) fn positive<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + PartialEq + From<u8>,
-{
-    let n = T::deserialize(d)?;
-    if n == T::from(0) {
-        return Err(serde::de::Error::custom("must be at least 1"));
+/// A duration for the listener and operating tables (`[listen]`,
+/// `[http1]`, `[http2]`, `[http3]`, `[shutdown]`, `[reload]`): greater
+/// than zero and at most [`MAX_DURATION`]. Its messages differ from
+/// `duration`'s because these tables were checked by the binary before
+/// they moved beside their listeners, and users and tests rely on both.
+pub fn listener_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    match humantime::parse_duration(&s) {
+        Ok(v) if v > MAX_DURATION => Err(serde::de::Error::custom(format!(
+            "duration `{s}` is too long: at most 365 days"
+        ))),
+        Ok(v) if !v.is_zero() => Ok(v),
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid duration `{s}`: write e.g. \"10s\" or \"500ms\" (greater than zero)"
+        ))),
     }
-    Ok(n)
 }
 
-/// [`positive`], for an optional key.
+/// A count or size of at least `MIN`.
+pub fn at_least<'de, D, T, const MIN: u64>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Copy + TryInto<u64>,
+{
+    let value = T::deserialize(d)?;
+    match value.try_into() {
+        Ok(n) if n >= MIN => Ok(value),
+        _ => Err(serde::de::Error::custom(format!("must be at least {MIN}"))),
+    }
+}
+
+/// [`at_least`] 1, for an optional key.
 pub(crate) fn optional_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    positive(d).map(Some)
+    at_least::<_, _, 1>(d).map(Some)
 }
 
 /// A TCP/UDP port other than 0, for an optional key.

@@ -12,7 +12,7 @@ pub mod assemble;
 pub mod body;
 pub mod config;
 mod conn_info;
-mod de;
+pub mod de;
 mod handler;
 pub mod headers;
 mod lifecycle;

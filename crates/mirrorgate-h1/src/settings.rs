@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mirrorgate_core::listener::setting_values::{at_least, duration};
+use mirrorgate_core::de::{at_least, listener_duration};
 use serde::Deserialize;
 
 /// HTTP/1.1 connection and request-head limits. Each has a safe default;
@@ -19,7 +19,7 @@ pub struct Http1Settings {
     /// given a timer, which [`crate::serve_connection`] does. A client cut
     /// in the middle of a head gets `408`; an idle one is closed quietly.
     /// Default 10s.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "listener_duration")]
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers), in bytes: `431`.
     /// Default 64 KiB.

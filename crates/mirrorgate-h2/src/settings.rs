@@ -4,7 +4,7 @@
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::time::Duration;
 
-use mirrorgate_core::listener::setting_values::{at_least, duration};
+use mirrorgate_core::de::{at_least, listener_duration};
 use serde::{Deserialize, Deserializer};
 
 /// The smallest flow-control window HTTP/2 allows (RFC 9113 §6.9.2).
@@ -33,12 +33,12 @@ pub struct Http2Settings {
     pub max_header_list_size: u32,
     /// Ping an idle connection this often to notice dead peers. Default
     /// 30s.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "listener_duration")]
     pub keep_alive_interval: Duration,
     /// Close the connection when a keep-alive ping is not answered within
     /// this long (also ends connections whose peer stopped reading).
     /// Default 20s.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "listener_duration")]
     pub keep_alive_timeout: Duration,
     /// Streams the client may reset before mirrorgate has even accepted
     /// them; one more closes the connection with GOAWAY ENHANCE_YOUR_CALM

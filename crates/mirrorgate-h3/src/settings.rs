@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mirrorgate_core::listener::setting_values::{at_least, duration};
+use mirrorgate_core::de::{at_least, listener_duration};
 use serde::{Deserialize, Deserializer};
 
 /// When a connection attempt is answered with a QUIC Retry, which makes
@@ -57,12 +57,12 @@ pub struct Http3Settings {
     #[serde(deserialize_with = "at_least::<_, _, 1>")]
     pub connection_receive_window: u32,
     /// Close a connection idle for this long. Default 30s.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "listener_duration")]
     pub idle_timeout: Duration,
     /// Time a QUIC handshake may take, from accepting the attempt; a
     /// client that starts one and stalls holds a slot no longer. Default
     /// 10s.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "listener_duration")]
     pub handshake_timeout: Duration,
     /// Largest request header section accepted, in bytes (HTTP/3's
     /// `SETTINGS_MAX_FIELD_SECTION_SIZE`): `431`. A HEADERS frame (or any

@@ -9,7 +9,7 @@ use serde_spanned::Spanned;
 
 use super::backends::backends;
 use super::FilePath;
-use crate::de::{duration, from_str, positive, vec_from_str};
+use crate::de::{at_least, duration, from_str, vec_from_str};
 use crate::mirror::{MirrorHost, SampleKey};
 use crate::upstream::{BackendUrl, UpstreamProtocol};
 
@@ -42,10 +42,10 @@ pub struct MirrorConfig {
     /// HTTP/2 connections per mirror backend. Default 1: copies sharing
     /// one connection are batched into fewer writes (measured in
     /// benches/mirroring.sh), as Envoy's one connection per host.
-    #[serde(default = "one", deserialize_with = "positive")]
+    #[serde(default = "one", deserialize_with = "at_least::<_, _, 1>")]
     pub connections: usize,
     /// Copies under way at most; more are dropped and counted. Default 100.
-    #[serde(default = "hundred", deserialize_with = "positive")]
+    #[serde(default = "hundred", deserialize_with = "at_least::<_, _, 1>")]
     pub max_in_flight: usize,
     /// Limit for connecting. Default 2s.
     #[serde(default = "two_seconds", deserialize_with = "duration")]

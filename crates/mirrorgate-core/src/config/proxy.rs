@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::de::{check_path_prefix, duration, optional_port, positive};
+use crate::de::{at_least, check_path_prefix, duration, optional_port};
 use crate::proxy::BodyLimits;
 
 /// `[proxy]`: behaviour shared by every route.
@@ -31,7 +31,7 @@ pub struct ProxyConfig {
     /// (413 beyond it). Default 100 MiB.
     #[serde(
         default = "default_max_request_body_size",
-        deserialize_with = "positive"
+        deserialize_with = "at_least::<_, _, 1>"
     )]
     pub max_request_body_size: u64,
     /// Longest a request body may stall between two reads (408 after it;

@@ -1,9 +1,9 @@
 //! What the listener crates (HTTP/1.1, HTTP/2, HTTP/3) share: the context
-//! every connection is served with, a client socket that reports what
-//! passes through it, and the checked values of their settings tables.
+//! every connection is served with, and a client socket that reports what
+//! passes through it. (Their settings tables check values with
+//! [`crate::de`].)
 
 mod observed_io;
-pub mod setting_values;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::de::{duration, positive};
+use crate::de::{at_least, duration};
 
 /// `[services.health_check]`: a request to each backend every interval.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -25,10 +25,10 @@ pub struct ActiveHealth {
     #[serde(default = "ok_status", deserialize_with = "statuses")]
     pub expected_status: Vec<u16>,
     /// Consecutive failed checks that take a backend out. Default 2.
-    #[serde(default = "two", deserialize_with = "positive")]
+    #[serde(default = "two", deserialize_with = "at_least::<_, _, 1>")]
     pub unhealthy_after: u32,
     /// Consecutive passed checks that bring it back. Default 2.
-    #[serde(default = "two", deserialize_with = "positive")]
+    #[serde(default = "two", deserialize_with = "at_least::<_, _, 1>")]
     pub healthy_after: u32,
     /// `Host` of the check request. Default the backend's `host:port`.
     #[serde(default, deserialize_with = "check_host")]
@@ -41,7 +41,7 @@ pub struct ActiveHealth {
 pub struct PassiveHealth {
     /// Consecutive failed requests (connect failure, timeout, reset) that
     /// eject a backend. Default 5.
-    #[serde(default = "five", deserialize_with = "positive")]
+    #[serde(default = "five", deserialize_with = "at_least::<_, _, 1>")]
     pub consecutive_failures: u32,
     /// How long an ejected backend gets no traffic. Default 30s.
     #[serde(default = "thirty_seconds", deserialize_with = "duration")]

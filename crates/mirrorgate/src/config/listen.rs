@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mirrorgate_core::listener::setting_values::{at_least, duration};
+use mirrorgate_core::de::{at_least, listener_duration};
 use serde::{Deserialize, Deserializer};
 
 /// `[listen]`: where to accept clients. An empty list turns a listener off.
@@ -30,7 +30,7 @@ pub struct ListenConfig {
     #[serde(default, deserialize_with = "port")]
     pub alt_svc_port: Option<u16>,
     /// Limit on the TLS handshake over TCP. Default 10s.
-    #[serde(default = "ten_seconds", deserialize_with = "duration")]
+    #[serde(default = "ten_seconds", deserialize_with = "listener_duration")]
     pub tls_handshake_timeout: Duration,
     /// Most client TCP connections open at once over every `http` and
     /// `https` listener; beyond it new ones are closed at once. Default

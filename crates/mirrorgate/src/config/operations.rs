@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mirrorgate_core::access_log::{AccessLogFormat, AccessLogTarget};
-use mirrorgate_core::listener::setting_values::duration;
+use mirrorgate_core::de::listener_duration;
 use serde::{Deserialize, Deserializer};
 use serde_spanned::Spanned;
 
@@ -99,7 +99,7 @@ fn target<'de, D: Deserializer<'de>>(d: D) -> Result<AccessLogTarget, D::Error> 
 pub struct ShutdownConfig {
     /// How long in-flight requests may take to finish after the signal.
     /// Default 30s.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "listener_duration")]
     pub drain_timeout: Duration,
 }
 
@@ -118,7 +118,7 @@ pub struct ReloadConfig {
     /// Reload when the config file changes. Default off.
     pub watch: bool,
     /// How often the file is checked when `watch` is on. Default 2s.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "listener_duration")]
     pub watch_interval: Duration,
 }
 
