@@ -10,6 +10,7 @@
 pub mod access_log;
 pub mod assemble;
 pub mod body;
+pub mod compare;
 pub mod config;
 mod conn_info;
 pub mod de;
