@@ -5,6 +5,15 @@
 //!
 //! Everything here is pure and unit-tested: the proxy captures the
 //! answers (see `crate::mirror`) and hands them over once both ended.
+//!
+//! Reporting: [`DiffRecord`] (a diff log line, an entry of `latest`)
+//! and [`CompareReport`] (the per-mirror aggregate behind the diffs API).
+
+pub mod record;
+pub mod report;
+
+pub use record::{AnswerSummary, DiffRecord, DifferenceRecord, RequestSummary};
+pub use report::{field_key, CompareReport, ReportSnapshot};
 
 /// Where two answers differ, and the value on each side.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
