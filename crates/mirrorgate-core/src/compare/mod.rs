@@ -6,12 +6,16 @@
 //! Everything here is pure and unit-tested: the proxy captures the
 //! answers (see `crate::mirror`) and hands them over once both ended.
 //!
-//! Reporting: [`DiffRecord`] (a diff log line, an entry of `latest`)
-//! and [`CompareReport`] (the per-mirror aggregate behind the diffs API).
+//! Reporting: [`DiffRecord`] (a diff log line, an entry of `latest`),
+//! [`CompareReport`] (the per-mirror aggregate behind the diffs API) and
+//! [`DiffLog`] (the bounded, rotated diff log writer: the one part here
+//! that does I/O, on a thread of its own).
 
+pub mod diff_log;
 pub mod record;
 pub mod report;
 
+pub use diff_log::{DiffLog, DiffLogCounters, DiffLogLimits};
 pub use record::{AnswerSummary, DiffRecord, DifferenceRecord, RequestSummary};
 pub use report::{field_key, CompareReport, ReportSnapshot};
 
