@@ -5,13 +5,43 @@
 //!
 //! Everything here is pure and unit-tested: the proxy captures the
 //! answers (see `crate::mirror`) and hands them over once both ended.
+//!
+//! - [`BodyCapture`]: keeping an answer's body up to a bound;
+//! - [`decode_body`]: undoing `content-encoding`, bounded;
+//! - [`JsonPath`]: naming places in JSON documents;
+//! - [`compare`]: where two answers differ;
+//! - [`classify`]: which differences are noise;
+//! - [`endpoint`] and [`field_key`]: the keys the report aggregates by;
+//! - [`Redactor`]: keeping secrets out of what is shown.
+
+mod capture;
+mod classify;
+mod decode;
+mod diff;
+mod endpoint;
+mod header_diff;
+mod json_diff;
+mod json_path;
+mod redact;
+mod sink;
+
+pub use capture::{BodyCapture, Captured, CapturedBody};
+pub use classify::classify;
+pub use decode::{decode_body, DecodeError};
+pub use diff::{compare, CompareRules};
+pub use endpoint::{endpoint, field_key};
+pub use header_diff::BUILTIN_IGNORED_HEADERS;
+pub use json_path::{JsonPath, Segment, Step};
+pub use redact::Redactor;
+pub use sink::{MAX_DIFFERENCES, OMITTED_AT};
 
 /// Where two answers differ, and the value on each side.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Difference {
     /// `status`, `header:NAME`, `json:$.a.b[2]`, `body` (bytes) or
     /// `body:length` (bodies too large to keep whole: length and hash of
-    /// what was kept differ).
+    /// what was kept differ), or [`OMITTED_AT`] (the count of differences
+    /// past [`MAX_DIFFERENCES`]).
     #[serde(rename = "where")]
     pub at: String,
     /// The primary's value (`null` when it has none).
