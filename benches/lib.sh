@@ -4,6 +4,8 @@
 # After `bench_start_origins`: $work (a temporary folder, removed on exit),
 # $ORIGIN (nginx `return 200`, HTTP/1.1), $MIRROR_H2 (the same, h2c),
 # $MIRROR_H1 (the same, HTTP/1.1 keep-alive), $SLOW (answers after 1 s),
+# and on the origin and the h2c mirror `/api.json`: a 1.2 KB JSON answer,
+# the mirror's with one field changed (for comparing answers),
 # all on 127.0.0.1 and pinned to core 1 with the load generators. Every
 # process put in `pids` is stopped by PID on exit.
 
@@ -30,8 +32,10 @@ bench_start_origins() {
 http {
     access_log off;
     keepalive_requests 1000000;
-    server { listen 127.0.0.1:$ORIGIN; location / { return 200 "origin\n"; } }
-    server { listen 127.0.0.1:$MIRROR_H2 http2; location / { return 200 "mirror\n"; } }
+    server { listen 127.0.0.1:$ORIGIN; location / { return 200 "origin\n"; }
+             location = /api.json { default_type application/json; return 200 '$(bench_json 12.5)'; } }
+    server { listen 127.0.0.1:$MIRROR_H2 http2; location / { return 200 "mirror\n"; }
+             location = /api.json { default_type application/json; return 200 '$(bench_json '"12.50"')'; } }
     server { listen 127.0.0.1:$MIRROR_H1; location / { return 200 "mirror\n"; } }
 }
 NGINX
@@ -41,6 +45,16 @@ NGINX
     taskset -c 1 python3 benches/slow_mirror.py "$SLOW" 2>/dev/null &
     pids+=($!)
     sleep 1
+}
+
+# A 1.2 KB JSON document whose `total` is $1: 20 items of an order.
+bench_json() {
+    printf '{"order":{"id":"ord-4711","customer":{"id":42,"name":"Ada Lovelace","plan":"pro"},"total":%s,"items":[' "$1"
+    for i in $(seq 20); do
+        [ "$i" -gt 1 ] && printf ','
+        printf '{"sku":"sku-%04d","qty":%d,"price":%d.25}' "$i" "$((i % 3 + 1))" "$i"
+    done
+    printf ']}}'
 }
 
 # The top of an nginx config named $1 (pid and log files in $work): one

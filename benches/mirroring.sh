@@ -3,7 +3,10 @@
 #
 # mirrorgate (HTTPS, HTTP/1.1) in front of an nginx origin answering
 # `return 200`, loaded by wrk, with: no mirroring; 10% and 100% mirrored to
-# a second nginx (h2c); 100% mirrored to a mirror that answers after 1 s.
+# a second nginx (h2c); 100% mirrored to a mirror that answers after 1 s;
+# and, on a 1.2 KB JSON answer whose mirror version differs in one field,
+# 10% mirrored without and with `[services.mirrors.compare]` (so the
+# compare's cost is the ratio of those two rows, in the same run).
 # mirrorgate is pinned to core 0, wrk and the origins to core 1
 # (../shared/BENCHMARKING.md). Writes a Markdown table to benches/results/.
 #
@@ -23,7 +26,7 @@ cargo build --release -p mirrorgate >&2
 bench_start_origins
 PROXY=$(free_port)
 
-config() { # $1 = mirror block or empty
+config() { # $1 = mirror block or empty, $2 = extra mirror keys
     cat <<TOML
 [listen]
 https = ["127.0.0.1:$PROXY"]
@@ -43,8 +46,8 @@ TOML
 
 # Per row, one value per round, space-separated.
 declare -A RPS P50 P99 ERR STATS
-run_row() { # name, round, mirror block
-    local name="$1" round="$2"
+run_row() { # name, round, mirror block, path
+    local name="$1" round="$2" path="${4:-/}"
     config "$3" >"$work/$name.toml"
     "$BIN" check --config "$work/$name.toml" >/dev/null
     local log="$work/$name-$round.log" out="$work/$name-$round.wrk"
@@ -52,8 +55,8 @@ run_row() { # name, round, mirror block
     local pid=$!
     pids+=("$pid")
     for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$PROXY/" && break; sleep 0.05; done
-    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d1s "https://127.0.0.1:$PROXY/" >/dev/null   # warm up
-    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "https://127.0.0.1:$PROXY/" >"$out"
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d1s "https://127.0.0.1:$PROXY$path" >/dev/null   # warm up
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "https://127.0.0.1:$PROXY$path" >"$out"
     kill "$pid"; wait "$pid" 2>/dev/null || true
     local rps p50 p99 errors stats
     read -r rps p50 p99 errors < <(wrk_result "$out")
@@ -69,12 +72,16 @@ run_row() { # name, round, mirror block
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2fms", us / 1000 }'; }
 
-ROWS=(off p10 p100 slow100)
+# Compare on: the defaults (256 KiB bound, no control).
+COMPARE=$'\n[services.mirrors.compare]\nmax_body_size = 262144'
+ROWS=(off p10 p100 slow100 json_p10 json_p10_compare)
 for round in $(seq "$ROUNDS"); do
     run_row off "$round" ""
     run_row p10 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)"
     run_row p100 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 100 h2)"
     run_row slow100 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$SLOW" 100 http1)"
+    run_row json_p10 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)" /api.json
+    run_row json_p10_compare "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)$COMPARE" /api.json
 done
 
 out="benches/results/mirroring-$(date -u +%Y%m%d-%H%M%S).md"
@@ -88,12 +95,15 @@ out="benches/results/mirroring-$(date -u +%Y%m%d-%H%M%S).md"
     echo
     echo "| mirroring | req/s | p50 | p99 | errors | req/s vs off | p99 vs off | mirror counters |"
     echo "|---|---|---|---|---|---|---|---|"
-    label() { case $1 in off) echo "off";; p10) echo "10%";; p100) echo "100%";; slow100) echo "100% to a 1 s mirror";; esac; }
+    label() { case $1 in off) echo "off";; p10) echo "10%";; p100) echo "100%";; slow100) echo "100% to a 1 s mirror";;
+        json_p10) echo "JSON, 10%";; json_p10_compare) echo "JSON, 10% compared";; esac; }
     off_rps=$(median "${RPS[off]}"); off_p99=$(median "${P99[off]}")
     for row in "${ROWS[@]}"; do
         rps=$(median "${RPS[$row]}"); p99=$(median "${P99[$row]}")
         echo "| $(label "$row") | $rps | $(ms "$(median "${P50[$row]}")") | $(ms "$p99") | ${ERR[$row]:-none} | $(ratio "$rps" "$off_rps") | $(ratio "$p99" "$off_p99") | ${STATS[$row]:-} |"
     done
+    echo
+    echo "Compare cost (JSON, 10% compared vs JSON, 10%): req/s $(ratio "$(median "${RPS[json_p10_compare]}")" "$(median "${RPS[json_p10]}")"), p99 $(ratio "$(median "${P99[json_p10_compare]}")" "$(median "${P99[json_p10]}")")."
     echo
     for row in "${ROWS[@]}"; do echo "- $(label "$row"), req/s by round: ${RPS[$row]}"; done
 } >"$out"

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use mirrorgate_core::access_log::{AccessLog, AccessLogTarget};
+use mirrorgate_core::compare::CompareSinks;
 use mirrorgate_core::metrics::Metrics;
 
 use crate::config::{AccessLogConfig, Config, ConfigError, LoadedConfig};
@@ -78,9 +79,11 @@ pub(crate) fn build(
     loaded: &LoadedConfig,
     metrics: &Metrics,
     logs: &AccessLogs,
+    compare: &CompareSinks,
 ) -> Result<(ServingState, Option<(AccessLogConfig, AccessLog)>), ConfigError> {
     let log = logs.for_config(loaded, metrics)?;
-    let state = ServingState::build(loaded, metrics, log.as_ref().map(|(_, l)| l.clone()))?;
+    let access_log = log.as_ref().map(|(_, l)| l.clone());
+    let state = ServingState::build(loaded, metrics, access_log, compare)?;
     Ok((state, log))
 }
 
@@ -91,13 +94,14 @@ pub(crate) fn reload(
     live: &Live,
     metrics: &Metrics,
     logs: &mut AccessLogs,
+    compare: &CompareSinks,
 ) {
     let Some(path) = current.path.clone() else {
         tracing::warn!("reload requested, but the embedded default config is running: nothing to reload (start with --config FILE)");
         return;
     };
     let built = LoadedConfig::from_file(&path).and_then(|loaded| {
-        let (state, log) = build(&loaded, metrics, logs)?;
+        let (state, log) = build(&loaded, metrics, logs, compare)?;
         Ok((loaded, state, log))
     });
     match built {

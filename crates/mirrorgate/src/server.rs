@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mirrorgate_core::compare::CompareSinks;
 use mirrorgate_core::listener::ListenerContext;
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Lifecycle;
@@ -33,6 +34,8 @@ struct Server {
     current: LoadedConfig,
     metrics: Metrics,
     access_logs: AccessLogs,
+    /// Compare reports and diff logs, kept across reloads.
+    compare: CompareSinks,
     live: Arc<Live>,
     lifecycle: Lifecycle,
     listeners: Listeners,
@@ -47,8 +50,9 @@ impl Server {
     async fn start(loaded: LoadedConfig) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let mut access_logs = AccessLogs::default();
+        let compare = CompareSinks::default();
         let (state, log) =
-            reload::build(&loaded, &metrics, &access_logs).map_err(anyhow::Error::new)?;
+            reload::build(&loaded, &metrics, &access_logs, &compare).map_err(anyhow::Error::new)?;
         access_logs.set(log);
         let self_signed = state.self_signed;
         let live = Arc::new(Live::new(state));
@@ -78,6 +82,7 @@ impl Server {
             current: loaded,
             metrics,
             access_logs,
+            compare,
             live,
             lifecycle: cx.lifecycle,
             listeners,
@@ -120,6 +125,7 @@ impl Server {
             &self.live,
             &self.metrics,
             &mut self.access_logs,
+            &self.compare,
         );
     }
 
@@ -146,6 +152,7 @@ impl Server {
             endpoint.close(0u32.into(), b"shutting down");
         }
         self.access_logs.flush(Duration::from_secs(2));
+        self.compare.flush(Duration::from_secs(2));
         self.listeners.tasks.abort_all();
         tracing::info!("stopped");
     }

@@ -6,6 +6,7 @@
 use http::HeaderValue;
 use mirrorgate_core::access_log::AccessLog;
 use mirrorgate_core::assemble::{build_proxy, BuildContext};
+use mirrorgate_core::compare::CompareSinks;
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Proxy;
 use mirrorgate_tls::{load_certified_key, CertSource, CertStore, TlsError};
@@ -28,6 +29,7 @@ impl ServingState {
         loaded: &LoadedConfig,
         metrics: &Metrics,
         access_log: Option<AccessLog>,
+        compare: &CompareSinks,
     ) -> Result<Self, ConfigError> {
         let config = &loaded.config;
         let (certs, self_signed) = cert_store(loaded)?;
@@ -36,6 +38,7 @@ impl ServingState {
             https_port: config.listen.https.first().map(|a| a.port()),
             metrics: metrics.clone(),
             access_log,
+            compare: compare.clone(),
         };
         let proxy = build_proxy(&config.proxy, &config.services, &config.routes, context)
             .map_err(|e| loaded.error_at(e.span, e.message))?;

@@ -14,6 +14,7 @@ pub use error::BuildError;
 use service::{build_mirror, pool_settings};
 
 use crate::access_log::AccessLog;
+use crate::compare::CompareSinks;
 use crate::config::{PlainHttp, ProxyConfig, RouteConfig, ServiceConfig};
 use crate::metrics::Metrics;
 use crate::proxy::BodyLimits;
@@ -33,6 +34,8 @@ pub struct BuildContext {
     pub metrics: Metrics,
     /// Where each request is logged, if anywhere.
     pub access_log: Option<AccessLog>,
+    /// Compare reports and diff logs, kept across reloads.
+    pub compare: CompareSinks,
 }
 
 /// Builds the proxy: one pool per service, a ranked route table.
@@ -57,7 +60,10 @@ pub fn build_proxy(
         let mirrors = service
             .mirrors
             .iter()
-            .map(|m| build_mirror(name, m, metrics.mirror(name, m.name.get_ref())).map(Arc::new))
+            .map(|m| {
+                build_mirror(name, m, metrics.mirror(name, m.name.get_ref()), &context)
+                    .map(Arc::new)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         by_name.insert(
             name,

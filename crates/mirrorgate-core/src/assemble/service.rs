@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use super::BuildError;
-use crate::config::{MirrorConfig, ServiceConfig};
+use super::{BuildContext, BuildError};
+use crate::compare::{CompareRules, DiffLogCounters, Redactor};
+use crate::config::{CompareConfig, MirrorConfig, ServiceConfig};
 use crate::metrics::MirrorCounters;
-use crate::mirror::{CopyRules, MirrorSettings, MirrorTarget, Sampler};
+use crate::mirror::{CompareSettings, CopyRules, MirrorSettings, MirrorTarget, Sampler};
 use crate::upstream::{PoolSettings, UpstreamProtocol, UpstreamTls};
 
 /// How a service's pool reaches its backends.
@@ -30,8 +31,14 @@ pub(super) fn build_mirror(
     service: &str,
     m: &MirrorConfig,
     counters: MirrorCounters,
+    context: &BuildContext,
 ) -> Result<MirrorTarget, BuildError> {
     let owner = format!("service `{service}`: mirror `{}`", m.name.get_ref());
+    let compare = m
+        .compare
+        .as_ref()
+        .map(|c| compare_settings(service, m, c, context))
+        .transpose()?;
     let settings = MirrorSettings {
         name: m.name.get_ref().clone(),
         sampler: Sampler::new(m.percent, m.sample_key.clone()),
@@ -69,7 +76,60 @@ pub(super) fn build_mirror(
             passive_health: None,
         },
         counters,
+        compare,
     };
     MirrorTarget::new(settings, &m.backends)
         .map_err(|e| BuildError::at(m.name.span(), format!("{owner}: {e}")))
+}
+
+/// How a mirror compares its answers, from its `compare` table.
+fn compare_settings(
+    service: &str,
+    m: &MirrorConfig,
+    c: &CompareConfig,
+    context: &BuildContext,
+) -> Result<CompareSettings, BuildError> {
+    let mirror = m.name.get_ref();
+    let log = match &c.log {
+        None => None,
+        Some(path) => {
+            let (dropped, errors) = context.metrics.diff_log_counters();
+            let counters = DiffLogCounters { dropped, errors };
+            context.compare.diff_log(path, counters).map_err(|e| {
+                BuildError::at(
+                    path.span(),
+                    format!(
+                        "service `{service}`: mirror `{mirror}`: cannot open diff log {}: {e}",
+                        path.display()
+                    ),
+                )
+            })?
+        }
+    };
+    let redactor = Redactor::new(&redact_key(), &c.redact).map_err(|e| {
+        BuildError::at(
+            m.name.span(),
+            format!("service `{service}`: mirror `{mirror}`: {e}"),
+        )
+    })?;
+    Ok(CompareSettings {
+        service: service.to_string(),
+        rules: CompareRules {
+            max_body_size: c.max_body_size,
+            ignore_headers: c.ignore_headers.clone(),
+            ignore_json_paths: c.ignore_json_paths.clone(),
+        },
+        control: c.control.clone(),
+        redactor,
+        report: context.compare.report(service, mirror),
+        log,
+        request_id_header: http::HeaderName::from_static("x-request-id"),
+    })
+}
+
+/// The key of the redaction tokens: random per process, so tokens
+/// correlate within one process's records.
+fn redact_key() -> Vec<u8> {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    KEY.get_or_init(rand::random).to_vec()
 }

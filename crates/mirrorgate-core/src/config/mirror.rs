@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use super::backends::backends;
-use super::FilePath;
+use super::{CompareConfig, FilePath};
 use crate::de::{at_least, duration, from_str, vec_from_str};
 use crate::mirror::{MirrorHost, SampleKey};
 use crate::upstream::{BackendUrl, UpstreamProtocol};
@@ -73,6 +73,9 @@ pub struct MirrorConfig {
     /// staging only).
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// Compare this mirror's answers with the primary's; off when absent.
+    #[serde(default)]
+    pub compare: Option<CompareConfig>,
 }
 
 fn random_key() -> SampleKey {

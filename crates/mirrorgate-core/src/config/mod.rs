@@ -8,6 +8,7 @@
 //! assembling.
 
 mod backends;
+mod compare;
 mod file_path;
 mod mirror;
 mod proxy;
@@ -15,6 +16,7 @@ mod route;
 mod service;
 
 pub use crate::de::MAX_DURATION;
+pub use compare::CompareConfig;
 pub use file_path::FilePath;
 pub use mirror::MirrorConfig;
 pub use proxy::{PlainHttp, ProxyConfig};

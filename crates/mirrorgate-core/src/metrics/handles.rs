@@ -9,11 +9,14 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 
 use super::labels::{
-    BackendLabels, MirrorLabels, MirrorOutcomeLabels, ResponseLabels, ServiceLabels,
+    BackendLabels, MirrorLabels, MirrorOutcomeLabels, MirrorReasonLabels, ResponseLabels,
+    ServiceLabels,
 };
 use super::{
-    BackendStats, DropReason, FailReason, Families, MirrorCounters, StatusClass, NONE_LABEL,
+    BackendStats, DropReason, FailReason, Families, MirrorCounters, SkipReason, StatusClass,
+    NONE_LABEL,
 };
+use crate::compare::Outcome;
 use crate::Protocol;
 
 pub(super) const PROTOCOLS: [Protocol; 3] = [Protocol::Http1, Protocol::Http2, Protocol::Http3];
@@ -136,5 +139,15 @@ pub(super) fn mirror_counters(f: &Families, service: &str, mirror: &str) -> Mirr
         completed: StatusClass::ALL.map(|c| outcome(&f.mirror_completed, c.label())),
         failed: FailReason::ALL.map(|r| outcome(&f.mirror_failed, r.label())),
         dropped: DropReason::ALL.map(|r| outcome(&f.mirror_dropped, r.label())),
+        compared: Outcome::ALL.map(|o| outcome(&f.mirror_compared, o.label())),
+        compare_skipped: SkipReason::ALL.map(|r| {
+            f.mirror_compare_skipped
+                .get_or_create_owned(&MirrorReasonLabels {
+                    service: service.to_string(),
+                    mirror: mirror.to_string(),
+                    reason: r.label(),
+                })
+        }),
+        compare_truncated: f.mirror_compare_truncated.get_or_create_owned(&labels),
     }
 }

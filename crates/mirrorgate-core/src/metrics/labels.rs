@@ -51,6 +51,13 @@ pub(super) struct MirrorLabels {
 
 /// A mirror plus a status class or reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct MirrorReasonLabels {
+    pub service: String,
+    pub mirror: String,
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct MirrorOutcomeLabels {
     pub service: String,
     pub mirror: String,

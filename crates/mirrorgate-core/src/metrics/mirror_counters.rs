@@ -4,6 +4,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::StatusClass;
+use crate::compare::Outcome;
 
 /// Why a sampled copy was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,48 @@ impl FailReason {
     }
 }
 
+/// Why a sampled request's answers were not compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The copy failed, or was dropped after it was decided on.
+    MirrorFailed,
+    /// The control's copy failed.
+    ControlFailed,
+    /// The client went away before the primary's answer ended.
+    ClientGone,
+    /// The copy was dropped: `max_in_flight` copies were under way.
+    Overload,
+    /// The copy was dropped: its request body was over the mirror's
+    /// `max_body_size`.
+    TooLarge,
+    /// The primary's answer did not end in time.
+    Timeout,
+}
+
+impl SkipReason {
+    /// Every reason, in counter order.
+    pub const ALL: [SkipReason; 6] = [
+        SkipReason::MirrorFailed,
+        SkipReason::ControlFailed,
+        SkipReason::ClientGone,
+        SkipReason::Overload,
+        SkipReason::TooLarge,
+        SkipReason::Timeout,
+    ];
+
+    /// Its `reason` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            SkipReason::MirrorFailed => "mirror_failed",
+            SkipReason::ControlFailed => "control_failed",
+            SkipReason::ClientGone => "client_gone",
+            SkipReason::Overload => "overload",
+            SkipReason::TooLarge => "too_large",
+            SkipReason::Timeout => "timeout",
+        }
+    }
+}
+
 /// Monotonic counters for one mirror, shared with the metrics registry
 /// (see [`super::Metrics::mirror`]), so they carry on across
 /// config reloads. Lock-free: updated on the request path.
@@ -81,6 +124,13 @@ pub struct MirrorCounters {
     pub failed: [Counter; 3],
     /// Dropped copies, by [`DropReason`].
     pub dropped: [Counter; 4],
+    /// Comparisons, by [`Outcome`] (mirrors that compare).
+    pub compared: [Counter; 3],
+    /// Comparisons skipped, by [`SkipReason`].
+    pub compare_skipped: [Counter; 6],
+    /// Comparisons of answers larger than `max_body_size`, compared by
+    /// length and the hash of what was kept.
+    pub compare_truncated: Counter,
 }
 
 impl MirrorCounters {
@@ -109,6 +159,16 @@ impl MirrorCounters {
         self.dropped[reason as usize].inc();
     }
 
+    /// Counts a comparison's outcome.
+    pub fn compared(&self, outcome: Outcome) {
+        self.compared[outcome as usize].inc();
+    }
+
+    /// Counts a comparison skipped.
+    pub fn compare_skipped(&self, reason: SkipReason) {
+        self.compare_skipped[reason as usize].inc();
+    }
+
     /// A consistent-enough copy for reporting.
     pub fn snapshot(&self) -> MirrorStats {
         let load = |c: &Counter| c.get();
@@ -118,6 +178,9 @@ impl MirrorCounters {
             completed: self.completed.each_ref().map(load),
             failed: self.failed.each_ref().map(load),
             dropped: self.dropped.each_ref().map(load),
+            compared: self.compared.each_ref().map(load),
+            compare_skipped: self.compare_skipped.each_ref().map(load),
+            compare_truncated: load(&self.compare_truncated),
         }
     }
 }
@@ -135,13 +198,20 @@ pub struct MirrorStats {
     pub failed: [u64; 3],
     /// By [`DropReason`].
     pub dropped: [u64; 4],
+    /// By [`Outcome`].
+    pub compared: [u64; 3],
+    /// By [`SkipReason`].
+    pub compare_skipped: [u64; 6],
+    /// See [`MirrorCounters::compare_truncated`].
+    pub compare_truncated: u64,
 }
 
 impl std::fmt::Display for MirrorStats {
-    /// `sampled=N sent=N completed_2xx=N ... failed_timeout=N dropped_overload=N ...`
+    /// `sampled=N sent=N completed_2xx=N ... failed_timeout=N dropped_overload=N ...
+    /// compared_match=N ... compare_skipped_timeout=N compare_truncated=N`
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "sampled={} sent={}", self.sampled, self.sent)?;
-        let groups: [(&str, &[&str], &[u64]); 3] = [
+        let groups: [(&str, &[&str], &[u64]); 5] = [
             (
                 "completed",
                 &StatusClass::ALL.map(StatusClass::label),
@@ -157,13 +227,23 @@ impl std::fmt::Display for MirrorStats {
                 &DropReason::ALL.map(DropReason::label),
                 &self.dropped,
             ),
+            (
+                "compared",
+                &Outcome::ALL.map(Outcome::label),
+                &self.compared,
+            ),
+            (
+                "compare_skipped",
+                &SkipReason::ALL.map(SkipReason::label),
+                &self.compare_skipped,
+            ),
         ];
         for (group, labels, values) in groups {
             for (label, value) in labels.iter().zip(values) {
                 write!(f, " {group}_{label}={value}")?;
             }
         }
-        Ok(())
+        write!(f, " compare_truncated={}", self.compare_truncated)
     }
 }
 
@@ -198,7 +278,11 @@ mod tests {
             "sampled=0 sent=0 completed_1xx=0 completed_2xx=1 completed_3xx=0 \
              completed_4xx=0 completed_5xx=0 failed_connect=0 failed_reset=1 \
              failed_timeout=0 dropped_overload=0 dropped_body_too_large=0 \
-             dropped_method_filtered=0 dropped_body_abandoned=1"
+             dropped_method_filtered=0 dropped_body_abandoned=1 compared_match=0 \
+             compared_differ=0 compared_noise_only=0 compare_skipped_mirror_failed=0 \
+             compare_skipped_control_failed=0 compare_skipped_client_gone=0 \
+             compare_skipped_overload=0 compare_skipped_too_large=0 \
+             compare_skipped_timeout=0 compare_truncated=0"
         );
     }
 }

@@ -27,11 +27,11 @@ pub use backend_stats::BackendStats;
 pub use gauge_guard::GaugeGuard;
 pub use handles::ServiceMetrics;
 use labels::{
-    BackendLabels, HandshakeLabels, LimitLabels, MirrorLabels, MirrorOutcomeLabels, ProtocolLabels,
-    ReloadLabels, ResponseLabels, ServiceLabels,
+    BackendLabels, HandshakeLabels, LimitLabels, MirrorLabels, MirrorOutcomeLabels,
+    MirrorReasonLabels, ProtocolLabels, ReloadLabels, ResponseLabels, ServiceLabels,
 };
 pub use limit::Limit;
-pub use mirror_counters::{DropReason, FailReason, MirrorCounters, MirrorStats};
+pub use mirror_counters::{DropReason, FailReason, MirrorCounters, MirrorStats, SkipReason};
 pub use status_class::StatusClass;
 
 use crate::Protocol;
@@ -77,6 +77,11 @@ struct Families {
     mirror_completed: Family<MirrorOutcomeLabels, Counter>,
     mirror_failed: Family<MirrorOutcomeLabels, Counter>,
     mirror_dropped: Family<MirrorOutcomeLabels, Counter>,
+    mirror_compared: Family<MirrorOutcomeLabels, Counter>,
+    mirror_compare_skipped: Family<MirrorReasonLabels, Counter>,
+    mirror_compare_truncated: Family<MirrorLabels, Counter>,
+    compare_log_dropped: Counter,
+    compare_log_errors: Counter,
     reloads: Family<ReloadLabels, Counter>,
     limit_hits: Family<LimitLabels, Counter>,
     access_log_dropped: Counter,
@@ -114,6 +119,11 @@ impl Metrics {
             mirror_completed: Family::default(),
             mirror_failed: Family::default(),
             mirror_dropped: Family::default(),
+            mirror_compared: Family::default(),
+            mirror_compare_skipped: Family::default(),
+            mirror_compare_truncated: Family::default(),
+            compare_log_dropped: Counter::default(),
+            compare_log_errors: Counter::default(),
             reloads: Family::default(),
             limit_hits: Family::default(),
             access_log_dropped: Counter::default(),
@@ -204,6 +214,31 @@ impl Metrics {
             f.mirror_dropped.clone(),
         );
         r.register(
+            "mirror_compared",
+            "Comparisons of a mirror's answer with the primary's, by outcome: match, differ, noise_only (every difference also differs between primary and control)",
+            f.mirror_compared.clone(),
+        );
+        r.register(
+            "mirror_compare_skipped",
+            "Sampled requests whose answers were not compared, by reason: mirror_failed, control_failed, client_gone, overload, too_large, timeout",
+            f.mirror_compare_skipped.clone(),
+        );
+        r.register(
+            "mirror_compare_truncated",
+            "Comparisons of answers larger than the compare max_body_size, compared by length and the hash of what was kept",
+            f.mirror_compare_truncated.clone(),
+        );
+        r.register(
+            "diff_log_dropped_lines",
+            "Diff log lines dropped: the writer fell behind or the line rate bound was reached",
+            f.compare_log_dropped.clone(),
+        );
+        r.register(
+            "diff_log_write_errors",
+            "Diff log writes that failed (disk full, file removed)",
+            f.compare_log_errors.clone(),
+        );
+        r.register(
             "limit_hits",
             "Requests or connections refused or cut because a protection limit was reached, by protocol (h1, h2, h3, or tcp/quic before one is known) and limit",
             f.limit_hits.clone(),
@@ -244,6 +279,14 @@ impl Metrics {
     /// Counters for one mirror of a service.
     pub fn mirror(&self, service: &str, mirror: &str) -> MirrorCounters {
         handles::mirror_counters(&self.inner, service, mirror)
+    }
+
+    /// The diff logs' counters: lines dropped, write errors.
+    pub fn diff_log_counters(&self) -> (Counter, Counter) {
+        (
+            self.inner.compare_log_dropped.clone(),
+            self.inner.compare_log_errors.clone(),
+        )
     }
 
     /// Counts a request as in flight until the guard drops.

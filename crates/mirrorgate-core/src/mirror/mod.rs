@@ -1,5 +1,6 @@
-//! Mirroring: copying a sampled share of requests to other backends and
-//! throwing their answers away, without the primary ever waiting.
+//! Mirroring: copying a sampled share of requests to other backends,
+//! without the primary ever waiting, and either throwing their answers
+//! away or comparing them with the primary's (see [`crate::compare`]).
 //!
 //! The decisions are pure and unit-tested: [`Sampler`] (is this request
 //! copied?), [`CopyRules`] (what the copy looks like). What happened to
@@ -8,13 +9,17 @@
 //! a request out; the tee copies request bodies as they stream to the
 //! primary.
 
+mod answer;
+mod compared;
 mod copy_rules;
 mod dispatch;
 mod sampler;
 mod target;
 mod tee;
 
+pub use answer::AnswerSink;
+pub use compared::CompareSettings;
 pub use copy_rules::{CopyRules, MirrorHost};
-pub use dispatch::dispatch;
+pub use dispatch::{dispatch, Dispatched};
 pub use sampler::{SampleKey, Sampler};
-pub use target::{MirrorSettings, MirrorTarget, PendingCopy};
+pub use target::{Decided, MirrorSettings, MirrorTarget, PendingCopy};

@@ -72,6 +72,16 @@ impl Sampler {
         }
     }
 
+    /// The share sampled, in percent.
+    pub fn percent(&self) -> f64 {
+        self.per_million as f64 * 100.0 / SCALE as f64
+    }
+
+    /// What decides which requests are sampled.
+    pub fn key(&self) -> &SampleKey {
+        &self.key
+    }
+
     /// Whether the request described by `headers` from `client` is sampled.
     pub fn sample(&self, headers: &HeaderMap, client: IpAddr) -> bool {
         match self.per_million {

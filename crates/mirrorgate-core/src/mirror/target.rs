@@ -8,14 +8,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::request::Parts;
-use http::Request;
+use http::{Request, Response};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+use super::answer::{AnswerSink, AnswerWait};
+use super::compared::{CompareSettings, CopiedRequest, MirrorCompare};
 use super::tee::{BodyCopy, CopySink};
 use super::{CopyRules, Sampler};
-use crate::metrics::{DropReason, FailReason, GaugeGuard, MirrorCounters};
+use crate::compare::CompareReport;
+use crate::metrics::{DropReason, FailReason, GaugeGuard, MirrorCounters, SkipReason};
 use crate::upstream::{PoolSettings, UpstreamError, UpstreamPool};
 use crate::Body;
 
@@ -43,6 +46,8 @@ pub struct MirrorSettings {
     pub pool: PoolSettings,
     /// Where its outcomes are counted.
     pub counters: MirrorCounters,
+    /// Compare its answers with the primary's; off when `None`.
+    pub compare: Option<CompareSettings>,
 }
 
 /// A mirror ready to take copies.
@@ -59,6 +64,7 @@ pub struct MirrorTarget {
     in_flight: Arc<Semaphore>,
     response_timeout: Duration,
     counters: MirrorCounters,
+    compare: Option<MirrorCompare>,
 }
 
 /// A copy decided on but not yet started: its head, where its body will
@@ -69,6 +75,18 @@ pub struct PendingCopy {
     permit: OwnedSemaphorePermit,
     /// Holds the mirror's in-flight gauge up as long as the permit.
     in_flight: GaugeGuard,
+    /// The primary's answer, when this copy's answer is compared with it.
+    primary_answer: Option<AnswerWait>,
+}
+
+/// A sampled copy and the sinks the request path feeds it through.
+pub struct Decided {
+    /// The copy, to [`MirrorTarget::run`].
+    pub copy: PendingCopy,
+    /// Where the request body is teed, when it is copied.
+    pub body_sink: Option<CopySink>,
+    /// Where the primary's answer goes, when it is compared.
+    pub answer_sink: Option<AnswerSink>,
 }
 
 impl MirrorTarget {
@@ -80,6 +98,10 @@ impl MirrorTarget {
         let pools = (0..settings.connections.max(1))
             .map(|_| UpstreamPool::new(backends, &settings.pool))
             .collect::<Result<Vec<_>, _>>()?;
+        let compare = settings
+            .compare
+            .map(|c| MirrorCompare::new(c, &settings.pool))
+            .transpose()?;
         Ok(MirrorTarget {
             name: settings.name,
             sampler: settings.sampler,
@@ -92,6 +114,7 @@ impl MirrorTarget {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             response_timeout: settings.pool.request_timeout,
             counters: settings.counters,
+            compare,
         })
     }
 
@@ -100,20 +123,42 @@ impl MirrorTarget {
         &self.name
     }
 
+    /// The share of requests it samples, in percent.
+    pub fn percent(&self) -> f64 {
+        self.sampler.percent()
+    }
+
+    /// What decides which requests it samples.
+    pub fn sample_key(&self) -> &super::SampleKey {
+        self.sampler.key()
+    }
+
+    /// Its comparisons so far, when it compares.
+    pub fn compare_report(&self) -> Option<&CompareReport> {
+        self.compare.as_ref().map(MirrorCompare::report)
+    }
+
+    /// Whether its comparisons tell noise apart with a control.
+    pub fn compares_with_control(&self) -> bool {
+        self.compare
+            .as_ref()
+            .is_some_and(MirrorCompare::has_control)
+    }
+
     /// What happened to its copies so far.
     pub fn counters(&self) -> &MirrorCounters {
         &self.counters
     }
 
     /// Decides whether the primary's upstream request (`head`, with a
-    /// body that `body_is_empty` or not) is copied. Returns the copy and,
-    /// when the body must be copied too, the sink to tee it into.
+    /// body that `body_is_empty` or not) is copied. Returns the copy and
+    /// the sinks to tee the request body and the primary's answer into.
     pub fn decide(
         &self,
         head: &Parts,
         body_is_empty: bool,
         client: std::net::IpAddr,
-    ) -> Option<(PendingCopy, Option<CopySink>)> {
+    ) -> Option<Decided> {
         if !self.sampler.sample(&head.headers, client) {
             return None;
         }
@@ -125,11 +170,11 @@ impl MirrorTarget {
         let declared_len = crate::headers::content_length(&head.headers);
         let copy_body = self.mirror_body && !body_is_empty;
         if copy_body && declared_len.is_some_and(|n| n > self.max_body_size as u64) {
-            self.counters.dropped(DropReason::BodyTooLarge);
+            self.dropped(DropReason::BodyTooLarge);
             return None;
         }
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
-            self.counters.dropped(DropReason::Overload);
+            self.dropped(DropReason::Overload);
             return None;
         };
         let mut copy_head = self.rules.copy_head(head, &self.backend_authority);
@@ -141,15 +186,39 @@ impl MirrorTarget {
             copy_head.headers.remove(CONTENT_LENGTH);
             (None, None)
         };
-        Some((
-            PendingCopy {
+        let (answer_sink, primary_answer) = match &self.compare {
+            Some(compare) => {
+                let (sink, wait) = AnswerSink::new(compare.max_body_size());
+                (Some(sink), Some(wait))
+            }
+            None => (None, None),
+        };
+        Some(Decided {
+            copy: PendingCopy {
                 head: copy_head,
                 body,
                 permit,
                 in_flight: GaugeGuard::new(self.counters.in_flight.clone()),
+                primary_answer,
             },
-            sink,
-        ))
+            body_sink: sink,
+            answer_sink,
+        })
+    }
+
+    /// Counts a dropped copy, and the comparison it will not have.
+    fn dropped(&self, reason: DropReason) {
+        self.counters.dropped(reason);
+        let skipped = match reason {
+            DropReason::Overload => SkipReason::Overload,
+            DropReason::BodyTooLarge => SkipReason::TooLarge,
+            DropReason::BodyAbandoned => SkipReason::MirrorFailed,
+            // Never meant to be copied, so never meant to be compared.
+            DropReason::MethodFiltered => return,
+        };
+        if self.compare.is_some() {
+            self.counters.compare_skipped(skipped);
+        }
     }
 
     /// Runs one copy to its end. Never returns an error: every outcome is
@@ -160,21 +229,44 @@ impl MirrorTarget {
             body,
             permit,
             in_flight,
+            primary_answer,
         } = copy;
-        let body = match body {
-            None => crate::body::empty(),
+        let chunks = match body {
+            None => Vec::new(),
             Some(rx) => match rx.await {
-                Ok(Ok(chunks)) => chunks_body(chunks),
-                Ok(Err(reason)) => return self.counters.dropped(reason),
-                Err(_) => return self.counters.dropped(DropReason::BodyAbandoned),
+                Ok(Ok(chunks)) => chunks,
+                Ok(Err(reason)) => return self.dropped(reason),
+                Err(_) => return self.dropped(DropReason::BodyAbandoned),
             },
         };
+        match (&self.compare, primary_answer) {
+            (Some(compare), Some(primary)) => {
+                let copy = CopiedRequest { head, chunks };
+                compare.run(&self, copy, primary).await;
+            }
+            _ => {
+                if let Ok(response) = self
+                    .send(Request::from_parts(head, chunks_body(chunks)))
+                    .await
+                {
+                    discard(response.into_body(), self.response_timeout).await;
+                }
+            }
+        }
+        drop((permit, in_flight));
+    }
+
+    /// Sends one copy to the mirror, counting it sent and its outcome.
+    pub(super) async fn send(
+        &self,
+        req: Request<Body>,
+    ) -> Result<Response<hyper::body::Incoming>, UpstreamError> {
         let pool = &self.pools[self.next_pool.fetch_add(1, Ordering::Relaxed) % self.pools.len()];
         self.counters.sent();
-        match pool.send(Request::from_parts(head, body)).await {
+        match pool.send(req).await {
             Ok((response, _)) => {
                 self.counters.completed(response.status());
-                discard(response.into_body(), self.response_timeout).await;
+                Ok(response)
             }
             Err(error) => {
                 tracing::debug!(mirror = %self.name, %error, "mirror copy failed");
@@ -185,13 +277,19 @@ impl MirrorTarget {
                     UpstreamError::Timeout { .. } => FailReason::Timeout,
                     UpstreamError::Protocol { .. } => FailReason::Reset,
                 });
+                Err(error)
             }
         }
-        drop((permit, in_flight));
+    }
+
+    /// How long a mirror's answer may take, head and body.
+    pub(super) fn response_timeout(&self) -> Duration {
+        self.response_timeout
     }
 }
 
-fn chunks_body(chunks: Vec<Bytes>) -> Body {
+/// A request body from its copied chunks.
+pub(super) fn chunks_body(chunks: Vec<Bytes>) -> Body {
     let frames = chunks
         .into_iter()
         .map(|c| Ok::<_, crate::BoxError>(http_body::Frame::data(c)));

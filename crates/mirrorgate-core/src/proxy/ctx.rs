@@ -12,6 +12,7 @@ use super::unread_body;
 use super::ProxyInner;
 use crate::access_log::AccessRecord;
 use crate::metrics::GaugeGuard;
+use crate::mirror::AnswerSink;
 use crate::{Body, ConnInfo};
 
 /// One request's state through the phases: what it arrived as, where it
@@ -41,6 +42,8 @@ pub(super) struct RequestCtx {
     pub(super) backend: Option<usize>,
     /// Whether a copy went to at least one mirror.
     pub(super) mirrored: bool,
+    /// Where the primary's answer goes for the copies that compare it.
+    pub(super) answer_sinks: Vec<AnswerSink>,
     /// Where the limited request body records why it was cut, once its
     /// limits apply.
     pub(super) body_fault_cell: Option<FaultCell>,
@@ -63,6 +66,7 @@ impl RequestCtx {
             service: None,
             backend: None,
             mirrored: false,
+            answer_sinks: Vec::new(),
             body_fault_cell: None,
         }
     }

@@ -9,8 +9,8 @@ use crate::{mirror, Body, ConnInfo};
 
 impl Proxy {
     /// Starts a copy of `req` to each of `service`'s mirrors that samples
-    /// it, noting in `ctx` whether any did; `req` comes back with its body
-    /// teed to them.
+    /// it, noting in `ctx` whether any did and where the answer goes for
+    /// those that compare; `req` comes back with its body teed to them.
     pub(super) fn dispatch_mirrors(
         &self,
         req: Request<Body>,
@@ -18,8 +18,9 @@ impl Proxy {
         ctx: &mut RequestCtx,
         conn: &ConnInfo,
     ) -> Request<Body> {
-        let (req, mirrored) = mirror::dispatch(&service.mirrors, req, conn.peer.ip());
-        ctx.mirrored = mirrored;
-        req
+        let dispatched = mirror::dispatch(&service.mirrors, req, conn.peer.ip());
+        ctx.mirrored = dispatched.mirrored;
+        ctx.answer_sinks = dispatched.answer_sinks;
+        dispatched.request
     }
 }

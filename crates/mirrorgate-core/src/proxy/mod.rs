@@ -18,16 +18,20 @@
 //! 6. forward: [`Proxy::forward`] sends it to the service's pool;
 //! 7. errors: [`Proxy::fail_to_proxy`] turns a failure in any phase above
 //!    into the answer, logged one line each;
-//! 8. response filter: [`Proxy::filter_response`] takes hop-by-hop
+//! 8. compare: [`Proxy::capture_for_compare`] captures the primary's
+//!    answer, as it streams to the client, for the copies that compare it
+//!    with their mirror's (the comparison runs in the copy's task);
+//! 9. response filter: [`Proxy::filter_response`] takes hop-by-hop
 //!    headers out and puts `Alt-Svc` in;
-//! 9. logging: [`Proxy::logging`] counts the exchange in the metrics and
-//!    the access log when its response body ends.
+//! 10. logging: [`Proxy::logging`] counts the exchange in the metrics and
+//!     the access log when its response body ends.
 //!
 //! Phases are plain functions rather than a trait: there is one proxy.
 // The list above is for readers of the code: it links private phases.
 #![allow(rustdoc::private_intra_doc_links)]
 
 mod body_limits;
+mod compare_capture;
 mod ctx;
 mod downstream;
 mod errors;
@@ -164,6 +168,7 @@ impl Proxy {
             Ok(response) => response,
             Err(error) => self.fail_to_proxy(error, &mut ctx, conn).await,
         };
+        let response = self.capture_for_compare(response, &mut ctx);
         let response = self.filter_response(response, conn);
         self.logging(response, ctx, conn)
     }

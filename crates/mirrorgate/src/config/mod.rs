@@ -131,6 +131,15 @@ impl LoadedConfig {
             return;
         };
         for service in &mut self.config.services {
+            for compare in service
+                .mirrors
+                .iter_mut()
+                .filter_map(|m| m.compare.as_mut())
+            {
+                if let Some(log) = &mut compare.log {
+                    log.resolve_from(dir);
+                }
+            }
             let mirrors = service.mirrors.iter_mut().map(|m| &mut m.ca_file);
             for file in std::iter::once(&mut service.ca_file)
                 .chain(mirrors)

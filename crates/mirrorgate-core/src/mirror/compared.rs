@@ -1,0 +1,227 @@
+//! A copy whose answer is compared with the primary's: it goes to the
+//! mirror (and to the control, when there is one), both answers are
+//! read to the compare bound, and once the primary's answer has ended
+//! too, the comparison runs off the async workers and lands in the
+//! mirror's report, counters and diff log.
+//!
+//! All of it happens in the copy's own task, which holds the mirror's
+//! `max_in_flight` permit throughout: comparisons are bounded by it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::Request;
+use http_body::Body as _;
+use http_body_util::BodyExt;
+
+use super::answer::AnswerWait;
+use super::target::{chunks_body, MirrorTarget};
+use crate::compare::{
+    judge, BodyCapture, Captured, CompareReport, CompareRules, DiffLog, Exchange, Redactor,
+};
+use crate::metrics::SkipReason;
+use crate::upstream::{BackendUrl, PoolSettings, UpstreamPool};
+
+/// How long a copy waits for the primary's answer to end, counted from
+/// when its own answers are in. A primary answer still streaming after
+/// it (a download, server-sent events) is not compared.
+const PRIMARY_WAIT: Duration = Duration::from_secs(30);
+
+/// Bytes read past the compare bound to learn an answer's whole length;
+/// beyond them the stream is dropped.
+const MAX_READ_PAST_BOUND: usize = 1024 * 1024;
+
+/// How a mirror compares, from `[services.mirrors.compare]`.
+pub struct CompareSettings {
+    /// The service, for the records.
+    pub service: String,
+    /// What is compared and what is left out.
+    pub rules: CompareRules,
+    /// Control backends (production's version), if any.
+    pub control: Vec<BackendUrl>,
+    /// What is hidden in records.
+    pub redactor: Redactor,
+    /// Where the outcomes are aggregated (kept across reloads).
+    pub report: Arc<CompareReport>,
+    /// Where differing exchanges are written, if anywhere.
+    pub log: Option<DiffLog>,
+    /// The header carrying the request id, for the records.
+    pub request_id_header: http::HeaderName,
+}
+
+/// One mirror's comparing side.
+pub(super) struct MirrorCompare {
+    service: String,
+    rules: Arc<CompareRules>,
+    redactor: Arc<Redactor>,
+    control: Option<UpstreamPool>,
+    report: Arc<CompareReport>,
+    log: Option<DiffLog>,
+    request_id_header: http::HeaderName,
+}
+
+/// A copy's request: its head and its whole body.
+pub(super) struct CopiedRequest {
+    /// The copy's head (the mirror's `strip_headers` already out).
+    pub head: Parts,
+    /// The copied body's chunks.
+    pub chunks: Vec<Bytes>,
+}
+
+impl MirrorCompare {
+    /// The comparing side, with a pool for the control built like the
+    /// mirror's own (`pool`).
+    pub(super) fn new(settings: CompareSettings, pool: &PoolSettings) -> Result<Self, String> {
+        let control = (!settings.control.is_empty())
+            .then(|| UpstreamPool::new(&settings.control, pool))
+            .transpose()
+            .map_err(|e| format!("compare control: {e}"))?;
+        Ok(MirrorCompare {
+            service: settings.service,
+            rules: Arc::new(settings.rules),
+            redactor: Arc::new(settings.redactor),
+            control,
+            report: settings.report,
+            log: settings.log,
+            request_id_header: settings.request_id_header,
+        })
+    }
+
+    /// Bytes of each answer kept for comparing.
+    pub(super) fn max_body_size(&self) -> usize {
+        self.rules.max_body_size
+    }
+
+    /// The aggregate of the comparisons so far.
+    pub(super) fn report(&self) -> &CompareReport {
+        &self.report
+    }
+
+    /// Whether a control tells noise apart.
+    pub(super) fn has_control(&self) -> bool {
+        self.control.is_some()
+    }
+
+    /// Sends `copy` to `mirror` (and the control), then compares the
+    /// answers with the primary's; every outcome is counted.
+    pub(super) async fn run(
+        &self,
+        mirror: &MirrorTarget,
+        copy: CopiedRequest,
+        primary: AnswerWait,
+    ) {
+        let counters = mirror.counters();
+        let (max, limit) = (self.rules.max_body_size, mirror.response_timeout());
+        let request = |copy: &CopiedRequest| {
+            Request::from_parts(copy.head.clone(), chunks_body(copy.chunks.clone()))
+        };
+        let mirror_answer = async {
+            let response = mirror.send(request(&copy)).await.ok()?;
+            read_answer(response, max, limit).await
+        };
+        let control_answer = async {
+            let pool = self.control.as_ref()?;
+            let answer = match pool.send(request(&copy)).await {
+                Ok((response, _)) => read_answer(response, max, limit).await,
+                Err(error) => {
+                    tracing::debug!(mirror = %mirror.name(), %error, "compare control failed");
+                    None
+                }
+            };
+            Some(answer)
+        };
+        let (mirror_answer, control_answer) = tokio::join!(mirror_answer, control_answer);
+        let Some(mirror_answer) = mirror_answer else {
+            return counters.compare_skipped(SkipReason::MirrorFailed);
+        };
+        let control_answer = match control_answer {
+            None => None,
+            Some(Some(answer)) => Some(answer),
+            Some(None) => return counters.compare_skipped(SkipReason::ControlFailed),
+        };
+        let primary = match tokio::time::timeout(PRIMARY_WAIT, primary).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => return counters.compare_skipped(SkipReason::ClientGone),
+            Err(_) => return counters.compare_skipped(SkipReason::Timeout),
+        };
+        let request_id = copy
+            .head
+            .headers
+            .get(&self.request_id_header)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let exchange = Exchange {
+            request_id,
+            service: self.service.clone(),
+            mirror: mirror.name().to_string(),
+            request: copy.head,
+            request_body: copy.chunks,
+            primary,
+            mirror_answer,
+            control: control_answer,
+        };
+        let (rules, redactor) = (self.rules.clone(), self.redactor.clone());
+        // Parsing and walking two JSON bodies of up to `max` bytes is CPU
+        // work: off the async workers, so requests never queue behind it.
+        let Ok(judged) =
+            tokio::task::spawn_blocking(move || judge(&rules, &redactor, exchange)).await
+        else {
+            return;
+        };
+        counters.compared(judged.outcome);
+        if judged.truncated {
+            counters.compare_truncated.inc();
+        }
+        if let (Some(log), Some(record)) = (&self.log, &judged.record) {
+            log.write(record);
+        }
+        self.report.record(
+            &judged.endpoint,
+            judged.outcome,
+            &judged.classified,
+            judged.record,
+        );
+    }
+}
+
+/// Reads an answer's head and body, keeping `max` bytes of the body and
+/// counting the rest (up to a bound), within `limit`. `None` when the
+/// body breaks off or does not end in time.
+async fn read_answer(
+    response: http::Response<hyper::body::Incoming>,
+    max: usize,
+    limit: Duration,
+) -> Option<Captured> {
+    let (head, mut body) = response.into_parts();
+    let mut capture = BodyCapture::new(max);
+    let read_all = async {
+        let mut seen = 0usize;
+        while !body.is_end_stream() {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        seen += data.len();
+                        capture.push(data);
+                    }
+                }
+                Some(Err(_)) => return false,
+                None => break,
+            }
+            if seen > max + MAX_READ_PAST_BOUND {
+                // Length known to be "more than this": enough to differ.
+                break;
+            }
+        }
+        true
+    };
+    match tokio::time::timeout(limit, read_all).await {
+        Ok(true) => Some(Captured {
+            status: head.status,
+            headers: head.headers,
+            body: capture.finish(),
+        }),
+        _ => None,
+    }
+}
