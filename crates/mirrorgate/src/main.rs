@@ -5,6 +5,7 @@
 
 mod admin;
 mod cli;
+mod compare_hint;
 mod demo_backend;
 mod live;
 mod open_files;

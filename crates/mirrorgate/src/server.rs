@@ -17,7 +17,7 @@ use crate::live::Live;
 use crate::reload::{AccessLogs, FileWatch};
 use crate::serve::Listeners;
 use crate::signals::{self, Signals};
-use crate::{admin, demo_backend, reload, serve};
+use crate::{admin, compare_hint, demo_backend, reload, serve};
 
 /// Runs mirrorgate with `loaded` until SIGTERM or SIGINT, or until a
 /// listener fails.
@@ -188,8 +188,9 @@ fn serve_admin(
     Ok(())
 }
 
-/// Says what is served: a self-signed certificate, and the embedded
-/// default (with how to try it) or the config file.
+/// Says what is served: a self-signed certificate, the embedded default
+/// (with how to try it) or the config file, and where to see what the
+/// comparing mirrors find.
 fn announce(loaded: &LoadedConfig, self_signed: bool) {
     if self_signed {
         tracing::warn!("no [tls] certificates configured: serving a self-signed certificate for localhost (development only; clients need -k / --insecure)");
@@ -204,10 +205,15 @@ fn announce(loaded: &LoadedConfig, self_signed: bool) {
                 .map(|a| a.port())
                 .unwrap_or(8443);
             tracing::info!(
-                "serving the embedded default config: try `curl -k https://localhost:{https}/`, `curl -k --http3-only https://localhost:{https}/`; run your own with `mirrorgate run --config FILE` (examples in config/)"
+                "serving the embedded default config: try `curl -k https://localhost:{https}/`, `curl -k --http3-only https://localhost:{https}/api/users/17`; run your own with `mirrorgate run --config FILE` (examples in config/)"
             );
         }
         Some(path) => tracing::info!(config = %path.display(), "config loaded"),
+    }
+    let admin = &loaded.config.admin;
+    let comparing = compare_hint::comparing(loaded);
+    if let Some(line) = compare_hint::line(admin.enabled.then_some(admin.listen), &comparing) {
+        tracing::info!("{line}");
     }
 }
 

@@ -1,8 +1,10 @@
 //! The command line: `check` names the line of a broken config, and the
-//! embedded default serves HTTP/3 on 8443.
+//! embedded default serves HTTP/3 on 8443 and compares its mirror.
+
+use std::time::{Duration, Instant};
 
 use mirrorgate_tests::curl::{curl, Proto};
-use mirrorgate_tests::proxy::{run_to_end, spawn_until_ready};
+use mirrorgate_tests::proxy::{run_to_end, spawn_until_ready, Running};
 
 /// `mirrorgate check` on `config`, written as `broken.toml` next to
 /// certificates for `a.test` and `b.test` (`a.test.pem`, `a.test.key`...).
@@ -124,11 +126,12 @@ fn version_and_help_describe_the_binary() {
 fn no_arguments_serves_the_embedded_default_over_http3_on_8443() {
     // Only this test uses the default's fixed ports; a busy one means
     // something else on the machine holds it, which the test cannot fix.
-    for port in [8080, 8443, 9101] {
+    for port in [8080, 8443, 9101, 9102, 9103, 9900] {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
             "TCP port {port} is busy: this test runs `mirrorgate` with its embedded default, \
-             which needs 127.0.0.1:8080, 8443 (TCP and UDP) and 9101 free"
+             which needs 127.0.0.1:8080, 8443 (TCP and UDP), 9101-9103 (demo backends) and \
+             9900 (admin) free"
         );
     }
     assert!(
@@ -146,12 +149,59 @@ fn no_arguments_serves_the_embedded_default_over_http3_on_8443() {
         "the log must say the certificate is self-signed:\n{}",
         mirrorgate.logs()
     );
+    the_default_shows_the_mission(&mirrorgate);
+}
+
+/// The embedded default mirrors to a changed "staging" and compares: one
+/// request to the API shows its planted difference in the diffs, and the
+/// log says where to look.
+fn the_default_shows_the_mission(mirrorgate: &Running) {
+    let logs = mirrorgate.logs();
+    for url in [
+        "http://127.0.0.1:9900/ (live page)",
+        "http://127.0.0.1:9900/api/mirrors (JSON)",
+        "http://127.0.0.1:9900/api/mirrors/demo/staging/diffs ",
+    ] {
+        assert!(logs.contains(url), "the log must name {url}:\n{logs}");
+    }
+    let user = curl(Proto::H3, "https://localhost:8443/api/users/17", &["-k"]);
+    assert_eq!(user.status, 200, "{user:?}");
+    // Production's (v1) answer: the balance is a number.
+    assert_eq!(user.json()["balance"], 21.25, "{}", user.text());
+    // Staging (v2) has it as a string: the diffs name that field, as a
+    // real difference, within a bounded wait for the comparison.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let diffs = curl(
+            Proto::H1,
+            "http://127.0.0.1:9900/api/mirrors/demo/staging/diffs",
+            &[],
+        );
+        let balance_differs = diffs.status == 200
+            && diffs.json()["endpoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["endpoint"] == "GET /api/users/{id}")
+                .flat_map(|e| e["fields"].as_array().into_iter().flatten())
+                .any(|f| f["where"] == "json:$.balance" && f["differ"].as_u64() >= Some(1));
+        if balance_differs {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `json:$.balance` difference in the diffs within 30 s: {}\n{}",
+            diffs.text(),
+            mirrorgate.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
 fn every_example_config_passes_check() {
     let root = mirrorgate_tests::proxy::workspace_root();
-    for name in ["default", "dev", "seed-demo"] {
+    for name in ["default", "dev", "seed-demo", "compare-demo"] {
         let path = root.join(format!("config/{name}.toml"));
         let (code, out, err) = run_to_end(&["check", "--config", path.to_str().unwrap()]);
         assert_eq!(code, 0, "{name}: {out}{err}");

@@ -22,7 +22,8 @@ mod balancing;
 mod errors;
 mod upstream;
 
-// Mirroring.
+// Mirroring, and comparing mirror answers.
+mod compare;
 mod mirror;
 mod mirror_faults;
 

@@ -74,9 +74,10 @@ fn addrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
         .collect()
 }
 
-/// `[[demo_backends]]`: a built-in backend that answers every request
-/// with a plain-text description of what it received. For demos and first
-/// steps; a real deployment has none.
+/// `[[demo_backends]]`: a built-in backend for demos and first steps (a
+/// real deployment has none). It serves a small JSON API under `/api/`
+/// in one of two versions, and answers every other request with a
+/// plain-text description of what it received.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DemoBackendConfig {
@@ -86,6 +87,31 @@ pub struct DemoBackendConfig {
     /// Where it listens, e.g. `127.0.0.1:9101`.
     #[serde(deserialize_with = "addr")]
     pub listen: SocketAddr,
+    /// Which version of the JSON API it runs. Default `v1`.
+    #[serde(default)]
+    pub version: DemoVersion,
+}
+
+/// The versions of the demo backends' JSON API: `v2` is `v1` with a few
+/// changes, so a mirror running it has something to be compared on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoVersion {
+    /// Production's version (the default).
+    #[default]
+    V1,
+    /// A candidate that answers a little differently on some paths.
+    V2,
+}
+
+impl DemoVersion {
+    /// As written in the config: `v1` or `v2`.
+    pub fn label(self) -> &'static str {
+        match self {
+            DemoVersion::V1 => "v1",
+            DemoVersion::V2 => "v2",
+        }
+    }
 }
 
 fn name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -16,7 +16,7 @@ use mirrorgate_h3::Http3Settings;
 use serde::Deserialize;
 
 pub use error::ConfigError;
-pub use listen::{DemoBackendConfig, ListenConfig};
+pub use listen::{DemoBackendConfig, DemoVersion, ListenConfig};
 pub use operations::{
     AccessLogConfig, AdminConfig, LogPath, ReloadConfig, RuntimeConfig, ShutdownConfig,
 };
@@ -52,7 +52,8 @@ pub struct Config {
     /// Which requests go to which service.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
-    /// Built-in echo backends, for demos and first steps.
+    /// Built-in backends (a JSON API and an echo), for demos and first
+    /// steps.
     #[serde(default)]
     pub demo_backends: Vec<DemoBackendConfig>,
     /// Metrics and health endpoints.

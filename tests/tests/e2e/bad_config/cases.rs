@@ -383,6 +383,7 @@ fn bad_values() -> Vec<Case> {
         set("[[services.mirrors]]", "protocol", "\"HTTP1\"", "unknown variant"),
         set("[http3]", "retry", "\"sometimes\"", "unknown variant"),
         set("[access_log]", "format", "\"xml\"", "unknown variant"),
+        set("[[demo_backends]]", "version", "\"v3\"", "unknown variant"),
         set("[access_log]", "path", "\"\"", "empty path"),
         // Files that are not there or not what they should be.
         set("[[services]]", "ca_file", "\"missing-ca.pem\"", "missing-ca.pem"),
