@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::tee::{BodyCopy, CopySink};
-use super::{CopyRules, Sampler};
+use super::{CopyRules, SampleKey, Sampler};
 use crate::metrics::{DropReason, FailReason, GaugeGuard, MirrorCounters};
 use crate::upstream::{PoolSettings, UpstreamError, UpstreamPool};
 use crate::Body;
@@ -98,6 +98,17 @@ impl MirrorTarget {
     /// The mirror's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The share of requests it copies, in percent (see
+    /// [`Sampler::percent`]).
+    pub fn percent(&self) -> f64 {
+        self.sampler.percent()
+    }
+
+    /// What decides which requests it copies.
+    pub fn sample_key(&self) -> &SampleKey {
+        self.sampler.key()
     }
 
     /// What happened to its copies so far.
