@@ -1,13 +1,14 @@
 //! Harness for mirrorgate's end-to-end tests: the real binary
 //! ([`proxy`]), a real recording backend ([`backend`]), backends that fail
-//! on purpose ([`faulty`]), real curl ([`curl`]) and generated
-//! certificates ([`pki`]). Everything binds loopback only and is
+//! on purpose ([`faulty`]), real curl ([`curl`]), a real browser
+//! ([`browser`]) and generated certificates ([`pki`]). Everything binds loopback only and is
 //! stopped by the handle that started it.
 
 pub mod backend;
+pub mod browser;
 pub mod curl;
 pub mod faulty;
-mod hyper_server;
+pub mod hyper_server;
 pub mod memory;
 pub mod pki;
 pub mod prom;
