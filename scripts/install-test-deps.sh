@@ -12,12 +12,20 @@
 # another python3 (pyenv) may come first on PATH, so these are checked
 # there, not on PATH.
 #
+# For the live page's browser test (tests/tests/e2e/live_page.rs):
+# Debian's chromium (run headless), nodejs and npm; then
+# scripts/browser-tools.sh puts playwright-core from npm into
+# target/browser-tools/ to drive it.
+#
 # Idempotent and fast when everything is there: nothing is downloaded.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 
 bash "$here/apt-ensure.sh" curl:curl systemd-analyze:systemd logrotate:logrotate \
-    pymod:sys:python3 pymod:yaml:python3-yaml pymod:venv,ensurepip:python3-venv
+    pymod:sys:python3 pymod:yaml:python3-yaml pymod:venv,ensurepip:python3-venv \
+    chromium:chromium node:nodejs npm:npm
 
 # Project-local Python tools (target/py-tools/); prints its python's path.
 bash "$here/py-tools.sh" >/dev/null
+# Project-local browser driver (target/browser-tools/); prints its folder.
+bash "$here/browser-tools.sh" >/dev/null

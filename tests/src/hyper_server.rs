@@ -15,7 +15,7 @@ use tokio::runtime::Runtime;
 
 /// A runtime with one worker thread (a test server needs no more), and a
 /// listener bound to `addr` on it.
-pub(crate) fn bind(addr: &str) -> (Runtime, TcpListener) {
+pub fn bind(addr: &str) -> (Runtime, TcpListener) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -27,7 +27,7 @@ pub(crate) fn bind(addr: &str) -> (Runtime, TcpListener) {
 
 /// Serves every connection `listener` accepts, on `runtime`, with the
 /// service `for_connection` makes for it (called once per connection).
-pub(crate) fn serve<M, S, B>(runtime: &Runtime, listener: TcpListener, for_connection: M)
+pub fn serve<M, S, B>(runtime: &Runtime, listener: TcpListener, for_connection: M)
 where
     M: Fn() -> S + Send + 'static,
     S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,

@@ -1,13 +1,15 @@
 //! Harness for mirrorgate's end-to-end tests: the real binary
 //! ([`proxy`]), a real recording backend ([`backend`]), backends that fail
 //! on purpose ([`faulty`]), two versions of a JSON API ([`json_api`]),
-//! real curl ([`curl`]) and generated certificates ([`pki`]). Everything
-//! binds loopback only and is stopped by the handle that started it.
+//! real curl ([`curl`]), a real browser ([`browser`]) and generated
+//! certificates ([`pki`]). Everything binds loopback only and is stopped
+//! by the handle that started it.
 
 pub mod backend;
+pub mod browser;
 pub mod curl;
 pub mod faulty;
-mod hyper_server;
+pub mod hyper_server;
 pub mod json_api;
 pub mod memory;
 pub mod pki;

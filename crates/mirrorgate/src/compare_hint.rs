@@ -19,25 +19,20 @@ pub(crate) struct Comparing<'a> {
     pub(crate) log: Option<&'a Path>,
 }
 
-/// The mirrors of `loaded` that compare.
-///
-/// TODO(lead): once `[services.mirrors.compare]` parses (the compare
-/// config's branch), take every mirror whose `compare` is set, with its
-/// `log`, for any config. Until then only the embedded default is known
-/// to compare: every mirror of it does, and it writes no diff log.
+/// The mirrors of `loaded` that compare (`[services.mirrors.compare]`).
 pub(crate) fn comparing(loaded: &LoadedConfig) -> Vec<Comparing<'_>> {
-    if loaded.path.is_some() {
-        return Vec::new();
-    }
     loaded
         .config
         .services
         .iter()
         .flat_map(|service| {
-            service.mirrors.iter().map(|mirror| Comparing {
-                service: service.name.get_ref(),
-                mirror: mirror.name.get_ref(),
-                log: None,
+            service.mirrors.iter().filter_map(|mirror| {
+                let compare = mirror.compare.as_ref()?;
+                Some(Comparing {
+                    service: service.name.get_ref(),
+                    mirror: mirror.name.get_ref(),
+                    log: compare.log.as_deref(),
+                })
             })
         })
         .collect()

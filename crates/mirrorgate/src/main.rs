@@ -4,6 +4,7 @@
 //! listener crates to the core, and signals. See the README.
 
 mod admin;
+mod api;
 mod cli;
 mod compare_hint;
 mod demo_backend;

@@ -169,7 +169,7 @@ impl Server {
     }
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` on `listener`.
+/// Serves the admin endpoints (see `admin.rs`) on `listener`.
 fn serve_admin(
     listener: TcpListener,
     cx: &ListenerContext,
@@ -177,9 +177,9 @@ fn serve_admin(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     if !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "the admin listener (metrics, health) is not on loopback: keep it firewalled");
+        tracing::warn!(%addr, "the admin listener (metrics, health, the live page and mirror diffs, which show parts of answers) is not on loopback: keep it firewalled");
     }
-    tracing::info!(%addr, "listening: admin (/metrics, /healthz, /readyz)");
+    tracing::info!(%addr, "listening: admin (live page /, /api/mirrors, /metrics, /healthz, /readyz)");
     let readiness = Arc::new(admin::Readiness {
         live: live.clone(),
         lifecycle: cx.lifecycle.clone(),

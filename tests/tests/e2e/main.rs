@@ -27,11 +27,14 @@ mod compare;
 mod mirror;
 mod mirror_faults;
 
-// Running it: command line, config, lifecycle, operations, metrics, limits.
+// Running it: command line, config, lifecycle, operations, metrics, the
+// admin API and live page, limits.
+mod admin_api;
 mod bad_config;
 mod cli;
 mod connection_limits;
 mod lifecycle;
+mod live_page;
 mod metrics;
 mod operations;
 

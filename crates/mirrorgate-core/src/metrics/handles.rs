@@ -32,6 +32,8 @@ pub(super) fn protocol_index(protocol: Protocol) -> usize {
 /// One client protocol's handles for a service.
 struct ProtocolHandles {
     requests: Counter,
+    /// The protocol's total over every service.
+    all_requests: Counter,
     duration: Histogram,
     /// Per backend in config order, then one for mirrorgate's own
     /// answers; each by [`StatusClass`].
@@ -48,6 +50,7 @@ pub struct ServiceMetrics {
 impl ServiceMetrics {
     pub(super) fn resolve(f: &Families, service: &str, backends: &[String]) -> Self {
         let per_protocol = PROTOCOLS.map(|protocol| {
+            let all_requests = f.requests_by_protocol[protocol_index(protocol)].clone();
             let protocol = protocol.as_str();
             let labels = ServiceLabels {
                 protocol,
@@ -70,6 +73,7 @@ impl ServiceMetrics {
                 .collect();
             ProtocolHandles {
                 requests: f.requests.get_or_create_owned(&labels),
+                all_requests,
                 duration: f.duration.get_or_create_owned(&labels),
                 responses,
             }
@@ -81,7 +85,9 @@ impl ServiceMetrics {
 
     /// Counts a request.
     pub fn request(&self, protocol: Protocol) {
-        self.per_protocol[protocol_index(protocol)].requests.inc();
+        let handles = &self.per_protocol[protocol_index(protocol)];
+        handles.requests.inc();
+        handles.all_requests.inc();
     }
 
     /// Counts a response: from backend `backend` (its index), or made by

@@ -88,6 +88,12 @@ struct Families {
     /// Per protocol (see `handles::protocol_index`), resolved once: these
     /// move on every request or connection.
     in_flight_by_protocol: [Gauge; 3],
+    /// Requests received per protocol, every service (and none) together:
+    /// `requests` summed over services, kept apart because a family
+    /// cannot be summed (and a service a reload removed would take its
+    /// share out of the sum). Not registered: `/metrics` has the
+    /// per-service counters.
+    requests_by_protocol: [Counter; 3],
     open_by_protocol: [Gauge; 3],
     accepted_by_protocol: [Counter; 3],
 }
@@ -128,6 +134,7 @@ impl Metrics {
             limit_hits: Family::default(),
             access_log_dropped: Counter::default(),
             in_flight_by_protocol: Default::default(),
+            requests_by_protocol: Default::default(),
             open_by_protocol: Default::default(),
             accepted_by_protocol: Default::default(),
         };
@@ -289,6 +296,15 @@ impl Metrics {
         )
     }
 
+    /// Requests received since start, per client protocol, over every
+    /// service and unrouted ones: `(protocol, count)` for h1, h2, h3.
+    pub fn requests_by_protocol(&self) -> [(Protocol, u64); 3] {
+        handles::PROTOCOLS.map(|protocol| {
+            let i = handles::protocol_index(protocol);
+            (protocol, self.inner.requests_by_protocol[i].get())
+        })
+    }
+
     /// Counts a request as in flight until the guard drops.
     pub fn in_flight(&self, protocol: Protocol) -> GaugeGuard {
         let i = handles::protocol_index(protocol);
@@ -368,5 +384,27 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn requests_by_protocol_sum_every_service_and_carry_on() {
+        let metrics = Metrics::new();
+        let (api, unrouted) = (
+            metrics.service("api", &[]),
+            metrics.service(NONE_LABEL, &[]),
+        );
+        api.request(Protocol::Http1);
+        api.request(Protocol::Http3);
+        unrouted.request(Protocol::Http3);
+        // A reload resolves the handles again: the totals go on.
+        metrics.service("api", &[]).request(Protocol::Http3);
+        assert_eq!(
+            metrics.requests_by_protocol(),
+            [
+                (Protocol::Http1, 1),
+                (Protocol::Http2, 0),
+                (Protocol::Http3, 3)
+            ]
+        );
     }
 }

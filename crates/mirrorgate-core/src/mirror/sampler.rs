@@ -49,6 +49,19 @@ impl std::str::FromStr for SampleKey {
     }
 }
 
+impl std::fmt::Display for SampleKey {
+    /// As written in the config: `random`, `client_ip`, `header:NAME`,
+    /// `cookie:NAME`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SampleKey::Random => f.write_str("random"),
+            SampleKey::ClientIp => f.write_str("client_ip"),
+            SampleKey::Header(name) => write!(f, "header:{name}"),
+            SampleKey::Cookie(name) => write!(f, "cookie:{name}"),
+        }
+    }
+}
+
 /// Samples a share of requests, given as a percentage (0 to 100,
 /// fractions allowed).
 #[derive(Debug, Clone)]
@@ -72,7 +85,8 @@ impl Sampler {
         }
     }
 
-    /// The share sampled, in percent.
+    /// The share it samples, in percent, as applied: the configured
+    /// percent clamped to 0..=100 and rounded to one in a million.
     pub fn percent(&self) -> f64 {
         self.per_million as f64 * 100.0 / SCALE as f64
     }
@@ -195,5 +209,22 @@ mod tests {
         assert!("header:bad name".parse::<SampleKey>().is_err());
         assert!("cookie:".parse::<SampleKey>().is_err());
         assert!("ip".parse::<SampleKey>().is_err());
+    }
+
+    #[test]
+    fn keys_print_as_configured() {
+        for key in ["random", "client_ip", "header:x-user", "cookie:session"] {
+            assert_eq!(key.parse::<SampleKey>().unwrap().to_string(), key);
+        }
+    }
+
+    #[test]
+    fn percent_is_what_is_applied() {
+        assert_eq!(Sampler::new(10.0, SampleKey::Random).percent(), 10.0);
+        assert_eq!(Sampler::new(0.5, SampleKey::Random).percent(), 0.5);
+        assert_eq!(Sampler::new(250.0, SampleKey::Random).percent(), 100.0);
+        assert_eq!(Sampler::new(1e-9, SampleKey::Random).percent(), 0.0);
+        let keyed = Sampler::new(5.0, SampleKey::ClientIp);
+        assert_eq!(keyed.key(), &SampleKey::ClientIp);
     }
 }

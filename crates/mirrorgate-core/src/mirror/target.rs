@@ -16,7 +16,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use super::answer::{AnswerSink, AnswerWait};
 use super::compared::{CompareSettings, CopiedRequest, MirrorCompare};
 use super::tee::{BodyCopy, CopySink};
-use super::{CopyRules, Sampler};
+use super::{CopyRules, SampleKey, Sampler};
 use crate::compare::CompareReport;
 use crate::metrics::{DropReason, FailReason, GaugeGuard, MirrorCounters, SkipReason};
 use crate::upstream::{PoolSettings, UpstreamError, UpstreamPool};
@@ -123,13 +123,14 @@ impl MirrorTarget {
         &self.name
     }
 
-    /// The share of requests it samples, in percent.
+    /// The share of requests it copies, in percent (see
+    /// [`Sampler::percent`]).
     pub fn percent(&self) -> f64 {
         self.sampler.percent()
     }
 
-    /// What decides which requests it samples.
-    pub fn sample_key(&self) -> &super::SampleKey {
+    /// What decides which requests it copies.
+    pub fn sample_key(&self) -> &SampleKey {
         self.sampler.key()
     }
 
