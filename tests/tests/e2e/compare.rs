@@ -182,7 +182,7 @@ fn check_report(report: &Value) {
     let latest = report["latest"].as_array().unwrap();
     assert!(!latest.is_empty() && latest.len() <= 20, "{report:#}");
     assert!(
-        latest.iter().all(|l| l["mirror"] == "candidate"),
+        latest.iter().all(|l| l["mirror"]["name"] == "candidate"),
         "{report:#}"
     );
     for endpoint in ENDPOINTS {
@@ -310,7 +310,7 @@ fn check_diff_line(line: &Value, m: &Made, production: &JsonApi) {
     let context = format!("{} ({}): {line:#}", m.request_id, m.path);
     assert!(line["time"].is_string(), "{context}");
     assert_eq!(line["service"], "api", "{context}");
-    assert_eq!(line["mirror"], "candidate", "{context}");
+    assert_eq!(line["mirror"]["name"], "candidate", "{context}");
     assert_eq!(line["endpoint"], m.endpoint.key, "{context}");
     let outcome = if planted.is_empty() {
         "noise_only"
