@@ -1,10 +1,12 @@
 //! Harness for mirrorgate's end-to-end tests: the real binary
-//! ([`proxy`]), a real recording backend ([`backend`]), backends that fail
+//! ([`proxy`]), a real recording backend ([`backend`]) and one for volume
+//! ([`bare`]), backends that fail
 //! on purpose ([`faulty`]), real curl ([`curl`]) and generated
 //! certificates ([`pki`]). Everything binds loopback only and is
 //! stopped by the handle that started it.
 
 pub mod backend;
+pub mod bare;
 pub mod curl;
 pub mod faulty;
 mod hyper_server;

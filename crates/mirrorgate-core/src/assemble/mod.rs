@@ -57,7 +57,7 @@ pub fn build_proxy(
         let mirrors = service
             .mirrors
             .iter()
-            .map(|m| build_mirror(name, m, metrics.mirror(name, m.name.get_ref())).map(Arc::new))
+            .map(|m| build_mirror(service, m, metrics.mirror(name, m.name.get_ref())).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         by_name.insert(
             name,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::BuildError;
 use crate::config::{MirrorConfig, ServiceConfig};
 use crate::metrics::MirrorCounters;
-use crate::mirror::{CopyRules, MirrorSettings, MirrorTarget, Sampler};
+use crate::mirror::{CopyRules, MirrorSettings, MirrorTarget, SampleSeed, Sampler};
 use crate::upstream::{PoolSettings, UpstreamProtocol, UpstreamTls};
 
 /// How a service's pool reaches its backends.
@@ -25,16 +25,27 @@ pub(super) fn pool_settings(service: &ServiceConfig) -> PoolSettings {
     }
 }
 
-/// One mirror's pools and rules.
+/// One mirror of `service`: its pools and rules.
 pub(super) fn build_mirror(
-    service: &str,
+    service: &ServiceConfig,
     m: &MirrorConfig,
     counters: MirrorCounters,
 ) -> Result<MirrorTarget, BuildError> {
-    let owner = format!("service `{service}`: mirror `{}`", m.name.get_ref());
+    let owner = format!(
+        "service `{}`: mirror `{}`",
+        service.name.get_ref(),
+        m.name.get_ref()
+    );
+    // The mirror's own seed, else its service's, else the process's: a
+    // service's mirrors share one seed by default, so that with one seed
+    // a 5% mirror's users are a subset of a 10% mirror's.
+    let seed = m
+        .sample_seed
+        .or(service.sample_seed)
+        .unwrap_or_else(SampleSeed::process);
     let settings = MirrorSettings {
         name: m.name.get_ref().clone(),
-        sampler: Sampler::new(m.percent, m.sample_key.clone()),
+        sampler: Sampler::new(m.percent, m.sample_key.clone(), seed),
         rules: CopyRules {
             host: m.host.clone(),
             tag: m.tag_header.clone(),

@@ -2,7 +2,7 @@
 //! throwing their answers away, without the primary ever waiting.
 //!
 //! The decisions are pure and unit-tested: [`Sampler`] (is this request
-//! copied?), [`CopyRules`] (what the copy looks like). What happened to
+//! copied? keyed by a [`SampleSeed`]), [`CopyRules`] (what the copy looks like). What happened to
 //! each copy is counted in [`MirrorCounters`](crate::metrics::MirrorCounters), which the metrics own.
 //! [`MirrorTarget`] holds one mirror's pools and bounds; [`dispatch`] fans
 //! a request out; the tee copies request bodies as they stream to the
@@ -10,11 +10,13 @@
 
 mod copy_rules;
 mod dispatch;
+mod sample_seed;
 mod sampler;
 mod target;
 mod tee;
 
 pub use copy_rules::{CopyRules, MirrorHost};
 pub use dispatch::dispatch;
+pub use sample_seed::SampleSeed;
 pub use sampler::{SampleKey, Sampler};
 pub use target::{MirrorSettings, MirrorTarget, PendingCopy};

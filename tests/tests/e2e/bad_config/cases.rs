@@ -375,6 +375,10 @@ fn bad_values() -> Vec<Case> {
         set("[[services.mirrors]]", "sample_key", "\"header:\"", "invalid sample_key"),
         set("[[services.mirrors]]", "sample_key", "\"header:bad name\"", "invalid sample_key"),
         set("[[services.mirrors]]", "sample_key", "\"cookie:\"", "invalid sample_key"),
+        set("[[services]]", "sample_seed", "\"\"", "sample_seed must not be empty"),
+        set("[[services]]", "sample_seed", "\"  \"", "sample_seed must not be empty"),
+        set("[[services]]", "sample_seed", "42", "expected a string"),
+        set("[[services.mirrors]]", "sample_seed", "\"\"", "sample_seed must not be empty"),
         set("[[services.mirrors]]", "host", "\"suffix:\"", "invalid host"),
         set("[[services.mirrors]]", "host", "\"client\"", "invalid host"),
         // Enums.
