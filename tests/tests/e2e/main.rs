@@ -25,6 +25,7 @@ mod upstream;
 // Mirroring.
 mod mirror;
 mod mirror_faults;
+mod request_id;
 mod sampling_seed;
 
 // Running it: command line, config, lifecycle, operations, metrics, limits.

@@ -102,6 +102,7 @@ pub fn build_proxy(
         Router::new(table),
         ProxySettings {
             trust_forwarded_headers: proxy.trust_forwarded_headers,
+            request_id_header: proxy.request_id_header.clone(),
             alt_svc: context.alt_svc,
             https_redirect,
         },

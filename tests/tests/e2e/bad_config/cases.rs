@@ -363,6 +363,9 @@ fn bad_values() -> Vec<Case> {
         set("[[routes]]", "path_prefix", "\"api\"", "invalid path_prefix"),
         set("[[routes]]", "path_prefix", "\"/a b\"", "invalid path_prefix"),
         set("[proxy]", "redirect_exempt_paths", "[\"acme\"]", "path"),
+        set("[proxy]", "request_id_header", "\"x request id\"", "invalid"),
+        set("[proxy]", "request_id_header", "\"host\"", "a header the proxy manages"),
+        set("[proxy]", "request_id_header", "\"Connection\"", "a header the proxy manages"),
         // Certificate names.
         set("[[tls.certificates]]", "names", "[\"bad name!\"]", "name"),
         set("[[tls.certificates]]", "names", "[\"\"]", "name"),
