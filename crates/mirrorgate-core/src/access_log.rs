@@ -71,6 +71,8 @@ pub struct AccessRecord {
     pub mirrored: bool,
     /// Whether the response body was sent to its end.
     pub complete: bool,
+    /// The request's id, as sent upstream (`[proxy] request_id_header`).
+    pub request_id: String,
     /// `Referer`, if sent.
     pub referer: Option<String>,
     /// `User-Agent`, if sent.
@@ -94,7 +96,11 @@ pub struct AccessLog {
 impl AccessRecord {
     /// The access log line's request facts; status, sizes and backend are
     /// filled in as the request goes.
-    pub(crate) fn of_request<B>(req: &Request<B>, conn: &ConnInfo) -> Self {
+    pub(crate) fn of_request<B>(
+        req: &Request<B>,
+        conn: &ConnInfo,
+        request_id: &HeaderValue,
+    ) -> Self {
         let header = |name| {
             req.headers()
                 .get(name)
@@ -123,6 +129,7 @@ impl AccessRecord {
             backend: NONE_LABEL.to_string(),
             mirrored: false,
             complete: false,
+            request_id: String::from_utf8_lossy(request_id.as_bytes()).into_owned(),
             referer: header(REFERER),
             user_agent: header(USER_AGENT),
         }
@@ -242,6 +249,7 @@ fn write_lines(
 #[derive(serde::Serialize)]
 struct JsonLine<'a> {
     time: String,
+    request_id: &'a str,
     client: String,
     protocol: &'a str,
     sni: Option<&'a str>,
@@ -262,6 +270,7 @@ struct JsonLine<'a> {
 fn json_line(r: &AccessRecord, line: &mut String) {
     let fields = JsonLine {
         time: humantime::format_rfc3339_millis(r.time).to_string(),
+        request_id: &r.request_id,
         client: r.client.to_string(),
         protocol: r.protocol,
         sni: r.sni.as_deref(),
@@ -282,7 +291,9 @@ fn json_line(r: &AccessRecord, line: &mut String) {
 }
 
 /// `client - - [time] "METHOD path PROTO" status bytes "referer" "agent"`
-/// then `host= sni= service= backend= mirrored= duration_ms= complete=`.
+/// then `host= sni= service= backend= request_id= mirrored= duration_ms=
+/// complete=`. The request id goes unquoted: it is visible ASCII without
+/// spaces, whether generated or a client's that passed the checks.
 fn text_line(r: &AccessRecord, line: &mut String) {
     let _ = write!(
         line,
@@ -300,11 +311,12 @@ fn text_line(r: &AccessRecord, line: &mut String) {
     quoted(line, r.user_agent.as_deref());
     let _ = write!(
         line,
-        " host={} sni={} service={} backend={} mirrored={} duration_ms={:.3} complete={}",
+        " host={} sni={} service={} backend={} request_id={} mirrored={} duration_ms={:.3} complete={}",
         r.host,
         r.sni.as_deref().unwrap_or("-"),
         r.service,
         r.backend,
+        r.request_id,
         r.mirrored,
         r.duration.as_secs_f64() * 1000.0,
         r.complete
@@ -354,6 +366,7 @@ mod tests {
             backend: "http://127.0.0.1:9101".into(),
             mirrored: true,
             complete: true,
+            request_id: "0190b7e2-7c4a-7d3e-9a51-3f2c1d0e4b6a".into(),
             referer: None,
             user_agent: Some("evil\" \n agent".into()),
         }
@@ -368,6 +381,7 @@ mod tests {
         assert_eq!(v["duration_ms"], 1.5);
         assert_eq!(v["mirrored"], true);
         assert_eq!(v["time"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(v["request_id"], "0190b7e2-7c4a-7d3e-9a51-3f2c1d0e4b6a");
         assert!(!line.contains('\n'));
         assert!(line.starts_with("{\"time\":"), "{line}");
     }
@@ -382,6 +396,12 @@ mod tests {
         );
         assert!(
             line.ends_with("mirrored=true duration_ms=1.500 complete=true"),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                " backend=http://127.0.0.1:9101 request_id=0190b7e2-7c4a-7d3e-9a51-3f2c1d0e4b6a mirrored="
+            ),
             "{line}"
         );
     }

@@ -26,6 +26,8 @@ mod upstream;
 mod compare;
 mod mirror;
 mod mirror_faults;
+mod request_id;
+mod sampling_seed;
 
 // Running it: command line, config, lifecycle, operations, metrics, the
 // admin API and live page, limits.

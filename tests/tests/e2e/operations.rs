@@ -197,6 +197,12 @@ fn access_log_has_a_line_per_request_and_reopens_on_sigusr1() {
         assert!(v["bytes"].as_u64().unwrap() > 0, "{line}");
         assert!(v["duration_ms"].as_f64().is_some(), "{line}");
         assert!(v["client"].as_str().unwrap().starts_with("127.0.0.1:"));
+        // No id sent, forwarded headers not trusted: a generated UUIDv7.
+        let id = v["request_id"].as_str().expect("a request_id");
+        assert!(
+            uuid::Uuid::try_parse(id).is_ok_and(|u| u.get_version_num() == 7),
+            "{line}"
+        );
     }
 
     // logrotate: move the file away, SIGUSR1, the next line starts a new

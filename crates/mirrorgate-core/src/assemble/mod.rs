@@ -61,8 +61,14 @@ pub fn build_proxy(
             .mirrors
             .iter()
             .map(|m| {
-                build_mirror(name, m, metrics.mirror(name, m.name.get_ref()), &context)
-                    .map(Arc::new)
+                build_mirror(
+                    service,
+                    m,
+                    metrics.mirror(name, m.name.get_ref()),
+                    &context,
+                    &proxy.request_id_header,
+                )
+                .map(Arc::new)
             })
             .collect::<Result<Vec<_>, _>>()?;
         by_name.insert(
@@ -108,6 +114,7 @@ pub fn build_proxy(
         Router::new(table),
         ProxySettings {
             trust_forwarded_headers: proxy.trust_forwarded_headers,
+            request_id_header: proxy.request_id_header.clone(),
             alt_svc: context.alt_svc,
             https_redirect,
         },

@@ -2,11 +2,15 @@
 
 use std::path::PathBuf;
 
+use http::HeaderName;
+
 use super::{BuildContext, BuildError};
 use crate::compare::{CompareRules, DiffLogCounters, Redactor};
 use crate::config::{CompareConfig, MirrorConfig, ServiceConfig};
 use crate::metrics::MirrorCounters;
-use crate::mirror::{CompareSettings, CopyRules, MirrorSettings, MirrorTarget, Sampler};
+use crate::mirror::{
+    CompareSettings, CopyRules, MirrorSettings, MirrorTarget, SampleSeed, Sampler,
+};
 use crate::upstream::{PoolSettings, UpstreamProtocol, UpstreamTls};
 
 /// How a service's pool reaches its backends.
@@ -26,22 +30,41 @@ pub(super) fn pool_settings(service: &ServiceConfig) -> PoolSettings {
     }
 }
 
-/// One mirror's pools and rules.
+/// One mirror of `service`: its pools and rules.
 pub(super) fn build_mirror(
-    service: &str,
+    service: &ServiceConfig,
     m: &MirrorConfig,
     counters: MirrorCounters,
     context: &BuildContext,
+    request_id_header: &HeaderName,
 ) -> Result<MirrorTarget, BuildError> {
-    let owner = format!("service `{service}`: mirror `{}`", m.name.get_ref());
+    let owner = format!(
+        "service `{}`: mirror `{}`",
+        service.name.get_ref(),
+        m.name.get_ref()
+    );
+    // The mirror's own seed, else its service's, else the process's: a
+    // service's mirrors share one seed by default, so that with one seed
+    // a 5% mirror's users are a subset of a 10% mirror's.
+    let seed = m
+        .sample_seed
+        .or(service.sample_seed)
+        .unwrap_or_else(SampleSeed::process);
     let compare = m
         .compare
         .as_ref()
-        .map(|c| compare_settings(service, m, c, context))
+        .map(|c| {
+            let sinks = CompareContext {
+                context,
+                seed,
+                request_id_header,
+            };
+            compare_settings(service.name.get_ref(), m, c, &sinks)
+        })
         .transpose()?;
     let settings = MirrorSettings {
         name: m.name.get_ref().clone(),
-        sampler: Sampler::new(m.percent, m.sample_key.clone()),
+        sampler: Sampler::new(m.percent, m.sample_key.clone(), seed),
         rules: CopyRules {
             host: m.host.clone(),
             tag: m.tag_header.clone(),
@@ -82,13 +105,23 @@ pub(super) fn build_mirror(
         .map_err(|e| BuildError::at(m.name.span(), format!("{owner}: {e}")))
 }
 
+/// What a mirror's comparisons are built with besides its table.
+struct CompareContext<'a> {
+    context: &'a BuildContext,
+    /// The mirror's sampling seed: redaction tokens are keyed from it, so
+    /// nodes with one seed give one value the same token.
+    seed: SampleSeed,
+    request_id_header: &'a HeaderName,
+}
+
 /// How a mirror compares its answers, from its `compare` table.
 fn compare_settings(
     service: &str,
     m: &MirrorConfig,
     c: &CompareConfig,
-    context: &BuildContext,
+    with: &CompareContext<'_>,
 ) -> Result<CompareSettings, BuildError> {
+    let context = with.context;
     let mirror = m.name.get_ref();
     let log = match &c.log {
         None => None,
@@ -106,12 +139,13 @@ fn compare_settings(
             })?
         }
     };
-    let redactor = Redactor::new(&redact_key(), &c.redact).map_err(|e| {
-        BuildError::at(
-            m.name.span(),
-            format!("service `{service}`: mirror `{mirror}`: {e}"),
-        )
-    })?;
+    let redactor = Redactor::new(&with.seed.derive("mirrorgate compare redact"), &c.redact)
+        .map_err(|e| {
+            BuildError::at(
+                m.name.span(),
+                format!("service `{service}`: mirror `{mirror}`: {e}"),
+            )
+        })?;
     Ok(CompareSettings {
         service: service.to_string(),
         rules: CompareRules {
@@ -123,13 +157,6 @@ fn compare_settings(
         redactor,
         report: context.compare.report(service, mirror),
         log,
-        request_id_header: http::HeaderName::from_static("x-request-id"),
+        request_id_header: with.request_id_header.clone(),
     })
-}
-
-/// The key of the redaction tokens: random per process, so tokens
-/// correlate within one process's records.
-fn redact_key() -> Vec<u8> {
-    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
-    KEY.get_or_init(rand::random).to_vec()
 }

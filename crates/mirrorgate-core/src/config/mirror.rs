@@ -10,7 +10,7 @@ use serde_spanned::Spanned;
 use super::backends::backends;
 use super::{CompareConfig, FilePath};
 use crate::de::{at_least, duration, from_str, vec_from_str};
-use crate::mirror::{MirrorHost, SampleKey};
+use crate::mirror::{MirrorHost, SampleKey, SampleSeed};
 use crate::upstream::{BackendUrl, UpstreamProtocol};
 
 /// `[[services.mirrors]]`: where sampled copies go. Answers are thrown
@@ -30,6 +30,10 @@ pub struct MirrorConfig {
     /// with a key, one user's requests are all copied or none.
     #[serde(default = "random_key", deserialize_with = "from_str")]
     pub sample_key: SampleKey,
+    /// Secret keying `sample_key`'s hash for this mirror alone. Default:
+    /// the service's `sample_seed`. Never logged.
+    #[serde(default)]
+    pub sample_seed: Option<SampleSeed>,
     /// Copy request bodies. Default true.
     #[serde(default = "yes")]
     pub mirror_body: bool,

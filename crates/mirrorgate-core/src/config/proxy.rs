@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use http::HeaderName;
 use serde::Deserialize;
 
-use crate::de::{at_least, check_path_prefix, duration, optional_port};
-use crate::proxy::BodyLimits;
+use crate::de::{at_least, check_path_prefix, duration, from_str, optional_port};
+use crate::proxy::{check_header_name, BodyLimits, DEFAULT_REQUEST_ID_HEADER};
 
 /// `[proxy]`: behaviour shared by every route.
 #[derive(Debug, Clone, Deserialize)]
@@ -13,8 +14,17 @@ use crate::proxy::BodyLimits;
 pub struct ProxyConfig {
     /// Append to client-sent `X-Forwarded-For` / `Forwarded` instead of
     /// replacing them. Turn on only behind another trusted proxy.
+    /// Also keeps the client's request id (`request_id_header`) instead
+    /// of generating one.
     #[serde(default)]
     pub trust_forwarded_headers: bool,
+    /// Header carrying each request's id to the primary and every mirror
+    /// copy (and into the access log). Default `x-request-id`.
+    #[serde(
+        default = "default_request_id_header",
+        deserialize_with = "request_id_header"
+    )]
+    pub request_id_header: HeaderName,
     /// What plain-HTTP listeners (port 80) do: `serve` (default) or
     /// `redirect` (308 to `https://`, path and query kept).
     #[serde(default)]
@@ -51,6 +61,7 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
             trust_forwarded_headers: false,
+            request_id_header: default_request_id_header(),
             plain_http: PlainHttp::default(),
             https_port: None,
             redirect_exempt_paths: acme_challenge(),
@@ -58,6 +69,16 @@ impl Default for ProxyConfig {
             body_read_timeout: default_body_read_timeout(),
         }
     }
+}
+
+fn default_request_id_header() -> HeaderName {
+    DEFAULT_REQUEST_ID_HEADER
+}
+
+fn request_id_header<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HeaderName, D::Error> {
+    let name: HeaderName = from_str(d)?;
+    check_header_name(&name).map_err(serde::de::Error::custom)?;
+    Ok(name)
 }
 
 fn acme_challenge() -> Vec<String> {

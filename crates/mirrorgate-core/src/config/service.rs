@@ -8,6 +8,7 @@ use serde_spanned::Spanned;
 use super::backends::backends;
 use super::{FilePath, MirrorConfig};
 use crate::de::duration;
+use crate::mirror::SampleSeed;
 use crate::upstream::{ActiveHealth, BackendUrl, PassiveHealth, UpstreamProtocol};
 
 /// `[[services]]`: a named group of primary backends.
@@ -42,6 +43,12 @@ pub struct ServiceConfig {
     /// staging only).
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// Secret keying the keyed sampling (`sample_key`) of this service's
+    /// mirrors, unless a mirror sets its own: nodes with the same seed
+    /// mirror the same users, across restarts and reloads. Default: one
+    /// random seed per process (kept across reloads only). Never logged.
+    #[serde(default)]
+    pub sample_seed: Option<SampleSeed>,
     /// Backends that get sampled copies of this service's requests.
     #[serde(default)]
     pub mirrors: Vec<MirrorConfig>,

@@ -3,7 +3,7 @@
 //! away or comparing them with the primary's (see [`crate::compare`]).
 //!
 //! The decisions are pure and unit-tested: [`Sampler`] (is this request
-//! copied?), [`CopyRules`] (what the copy looks like). What happened to
+//! copied? keyed by a [`SampleSeed`]), [`CopyRules`] (what the copy looks like). What happened to
 //! each copy is counted in [`MirrorCounters`](crate::metrics::MirrorCounters), which the metrics own.
 //! [`MirrorTarget`] holds one mirror's pools and bounds; [`dispatch`] fans
 //! a request out; the tee copies request bodies as they stream to the
@@ -13,6 +13,7 @@ mod answer;
 mod compared;
 mod copy_rules;
 mod dispatch;
+mod sample_seed;
 mod sampler;
 mod target;
 mod tee;
@@ -21,5 +22,6 @@ pub use answer::AnswerSink;
 pub use compared::CompareSettings;
 pub use copy_rules::{CopyRules, MirrorHost};
 pub use dispatch::{dispatch, Dispatched};
+pub use sample_seed::SampleSeed;
 pub use sampler::{SampleKey, Sampler};
 pub use target::{Decided, MirrorSettings, MirrorTarget, PendingCopy};

@@ -4,11 +4,12 @@
 //! the same whatever protocol the request came in on and is unit-tested
 //! without sockets.
 
-use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderName};
+
+use super::SampleSeed;
 
 /// Resolution of the sampling decision: one in a million.
 const SCALE: u64 = 1_000_000;
@@ -64,24 +65,31 @@ impl std::fmt::Display for SampleKey {
 
 /// Samples a share of requests, given as a percentage (0 to 100,
 /// fractions allowed).
+///
+/// A keyed request falls on a point of a scale of a million, placed by a
+/// hash keyed with the [`SampleSeed`]; it is sampled when its point is
+/// below the share. So samplers with one seed agree on every key (on
+/// every node), and a smaller share samples a subset of a larger one's
+/// keys.
 #[derive(Debug, Clone)]
 pub struct Sampler {
     /// Sampled requests per million.
     per_million: u64,
     key: SampleKey,
-    /// Keyed hashing with a per-mirror seed: two mirrors at 10% sample
-    /// different users, and clients cannot aim at the sample.
-    hasher: std::collections::hash_map::RandomState,
+    /// Keys the hash, so that clients who do not know the seed cannot aim
+    /// at the sample or compute who is in it.
+    seed: SampleSeed,
 }
 
 impl Sampler {
-    /// A sampler for `percent` (clamped to 0..=100) by `key`.
-    pub fn new(percent: f64, key: SampleKey) -> Self {
+    /// A sampler for `percent` (clamped to 0..=100) by `key`, placing keys
+    /// with `seed`.
+    pub fn new(percent: f64, key: SampleKey, seed: SampleSeed) -> Self {
         let per_million = (percent.clamp(0.0, 100.0) * (SCALE as f64 / 100.0)).round() as u64;
         Sampler {
             per_million,
             key,
-            hasher: std::collections::hash_map::RandomState::new(),
+            seed,
         }
     }
 
@@ -103,24 +111,29 @@ impl Sampler {
             SCALE => return true,
             _ => {}
         }
-        let point = match self.key_bytes(headers, client) {
-            Some(key) => {
-                let mut h = self.hasher.build_hasher();
-                h.write(&key);
-                h.finish() % SCALE
-            }
+        let point = match self.key_point(headers, client) {
+            Some(point) => point,
             None => rand::random_range(0..SCALE),
         };
         point < self.per_million
     }
 
-    fn key_bytes(&self, headers: &HeaderMap, client: IpAddr) -> Option<Vec<u8>> {
-        match &self.key {
-            SampleKey::Random => None,
-            SampleKey::Header(name) => headers.get(name).map(|v| v.as_bytes().to_vec()),
-            SampleKey::Cookie(name) => cookie(headers, name).map(|v| v.as_bytes().to_vec()),
-            SampleKey::ClientIp => Some(client.to_string().into_bytes()),
-        }
+    /// Where the request's key falls on the scale, if it has one. (The
+    /// modulo's bias, 2^64 mod 10^6 in 2^64, is below 10^-13.)
+    fn key_point(&self, headers: &HeaderMap, client: IpAddr) -> Option<u64> {
+        let hash = match &self.key {
+            SampleKey::Random => return None,
+            SampleKey::Header(name) => self.seed.point(headers.get(name)?.as_bytes()),
+            SampleKey::Cookie(name) => self.seed.point(cookie(headers, name)?.as_bytes()),
+            // The canonical form, so that a node listening on a dual-stack
+            // socket (which sees `::ffff:192.0.2.7`) places a client where
+            // a node on an IPv4 socket does.
+            SampleKey::ClientIp => match client.to_canonical() {
+                IpAddr::V4(ip) => self.seed.point(&ip.octets()),
+                IpAddr::V6(ip) => self.seed.point(&ip.octets()),
+            },
+        };
+        Some(hash % SCALE)
     }
 }
 
@@ -142,6 +155,25 @@ mod tests {
 
     const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
+    /// A configured seed.
+    fn seed() -> SampleSeed {
+        SampleSeed::from_secret("test seed")
+    }
+
+    /// The request of user `i`, keyed by `x-user`.
+    fn user(i: usize) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-user", format!("user-{i}").parse().unwrap());
+        h
+    }
+
+    /// The users of 0..n that `sampler` samples.
+    fn sampled_users(sampler: &Sampler, n: usize) -> Vec<usize> {
+        (0..n)
+            .filter(|i| sampler.sample(&user(*i), CLIENT))
+            .collect()
+    }
+
     fn share(sampler: &Sampler, n: usize, headers: impl Fn(usize) -> HeaderMap) -> f64 {
         (0..n)
             .filter(|i| sampler.sample(&headers(*i), CLIENT))
@@ -151,8 +183,8 @@ mod tests {
 
     #[test]
     fn zero_and_hundred_are_exact() {
-        let none = Sampler::new(0.0, SampleKey::Random);
-        let all = Sampler::new(100.0, SampleKey::Random);
+        let none = Sampler::new(0.0, SampleKey::Random, seed());
+        let all = Sampler::new(100.0, SampleKey::Random, seed());
         assert_eq!(share(&none, 10_000, |_| HeaderMap::new()), 0.0);
         assert_eq!(share(&all, 10_000, |_| HeaderMap::new()), 1.0);
     }
@@ -160,22 +192,17 @@ mod tests {
     #[test]
     fn random_share_is_near_the_percent() {
         // 100k draws at 10%: sigma = 0.095%; 5 sigma is 0.5%.
-        let s = Sampler::new(10.0, SampleKey::Random);
+        let s = Sampler::new(10.0, SampleKey::Random, seed());
         let got = share(&s, 100_000, |_| HeaderMap::new());
         assert!((got - 0.10).abs() < 0.005, "{got}");
-        let half = Sampler::new(0.5, SampleKey::Random);
+        let half = Sampler::new(0.5, SampleKey::Random, seed());
         let got = share(&half, 200_000, |_| HeaderMap::new());
         assert!((got - 0.005).abs() < 0.001, "{got}");
     }
 
     #[test]
     fn a_key_is_always_or_never_sampled_and_the_share_holds() {
-        let s = Sampler::new(10.0, "header:x-user".parse().unwrap());
-        let user = |i: usize| {
-            let mut h = HeaderMap::new();
-            h.insert("x-user", format!("user-{i}").parse().unwrap());
-            h
-        };
+        let s = Sampler::new(10.0, "header:x-user".parse().unwrap(), seed());
         for i in 0..200 {
             let first = s.sample(&user(i), CLIENT);
             assert!(
@@ -189,14 +216,75 @@ mod tests {
 
     #[test]
     fn cookie_and_client_ip_keys() {
-        let s = Sampler::new(50.0, "cookie:session".parse().unwrap());
+        let s = Sampler::new(50.0, "cookie:session".parse().unwrap(), seed());
         let mut h = HeaderMap::new();
         h.insert(COOKIE, "theme=dark; session=abc123".parse().unwrap());
         let first = s.sample(&h, CLIENT);
         assert!((0..50).all(|_| s.sample(&h, CLIENT) == first));
-        let by_ip = Sampler::new(50.0, SampleKey::ClientIp);
+        let by_ip = Sampler::new(50.0, SampleKey::ClientIp, seed());
         let first = by_ip.sample(&HeaderMap::new(), CLIENT);
         assert!((0..50).all(|_| by_ip.sample(&HeaderMap::new(), CLIENT) == first));
+    }
+
+    fn by_user(percent: f64, seed: SampleSeed) -> Sampler {
+        Sampler::new(percent, "header:x-user".parse().unwrap(), seed)
+    }
+
+    #[test]
+    fn two_samplers_with_one_seed_decide_alike_for_every_key() {
+        // As two nodes, or one node before and after a restart or reload.
+        let (a, b) = (by_user(10.0, seed()), by_user(10.0, seed()));
+        let sampled = sampled_users(&a, 10_000);
+        assert_eq!(sampled, sampled_users(&b, 10_000));
+        // Binomial(10000, 0.1): sigma 30; 5 sigma.
+        assert!((850..=1150).contains(&sampled.len()), "{}", sampled.len());
+    }
+
+    #[test]
+    fn with_one_seed_a_smaller_share_samples_a_subset_of_a_larger_ones_keys() {
+        let five = sampled_users(&by_user(5.0, seed()), 10_000);
+        let ten = sampled_users(&by_user(10.0, seed()), 10_000);
+        assert!(five.iter().all(|u| ten.contains(u)), "5% is not within 10%");
+        // Binomial(10000, 0.05): sigma 22; 5 sigma. Strictly fewer, so the
+        // subset is a real one.
+        assert!((390..=610).contains(&five.len()), "{}", five.len());
+        assert!(five.len() < ten.len());
+    }
+
+    #[test]
+    fn other_seeds_sample_other_keys() {
+        let a = sampled_users(&by_user(10.0, seed()), 10_000);
+        let b = sampled_users(&by_user(10.0, SampleSeed::from_secret("other")), 10_000);
+        let both = a.iter().filter(|u| b.contains(u)).count();
+        // Independent 10% samples share about 1% of 10,000 = 100 keys
+        // (sigma about 10); one seed would share all ~1,000.
+        assert!(both < 200, "{both} of {} shared", a.len());
+    }
+
+    #[test]
+    fn without_a_configured_seed_samplers_of_one_process_agree() {
+        // A reload builds new samplers: they must keep each user's fate.
+        let a = sampled_users(&by_user(10.0, SampleSeed::process()), 2_000);
+        let b = sampled_users(&by_user(10.0, SampleSeed::process()), 2_000);
+        assert_eq!(a, b);
+        assert!(!a.is_empty());
+    }
+
+    #[test]
+    fn a_client_ip_is_placed_alike_in_ipv4_and_mapped_ipv6_form() {
+        let s = Sampler::new(50.0, SampleKey::ClientIp, seed());
+        let ips: Vec<std::net::Ipv4Addr> = (0..64u8).map(|i| [192, 0, 2, i].into()).collect();
+        let v4: Vec<bool> = ips
+            .iter()
+            .map(|ip| s.sample(&HeaderMap::new(), (*ip).into()))
+            .collect();
+        let mapped: Vec<bool> = ips
+            .iter()
+            .map(|ip| s.sample(&HeaderMap::new(), ip.to_ipv6_mapped().into()))
+            .collect();
+        assert_eq!(v4, mapped);
+        // Both outcomes occur, so the comparison above says something.
+        assert!(v4.contains(&true) && v4.contains(&false));
     }
 
     #[test]
@@ -220,11 +308,23 @@ mod tests {
 
     #[test]
     fn percent_is_what_is_applied() {
-        assert_eq!(Sampler::new(10.0, SampleKey::Random).percent(), 10.0);
-        assert_eq!(Sampler::new(0.5, SampleKey::Random).percent(), 0.5);
-        assert_eq!(Sampler::new(250.0, SampleKey::Random).percent(), 100.0);
-        assert_eq!(Sampler::new(1e-9, SampleKey::Random).percent(), 0.0);
-        let keyed = Sampler::new(5.0, SampleKey::ClientIp);
+        assert_eq!(
+            Sampler::new(10.0, SampleKey::Random, SampleSeed::process()).percent(),
+            10.0
+        );
+        assert_eq!(
+            Sampler::new(0.5, SampleKey::Random, SampleSeed::process()).percent(),
+            0.5
+        );
+        assert_eq!(
+            Sampler::new(250.0, SampleKey::Random, SampleSeed::process()).percent(),
+            100.0
+        );
+        assert_eq!(
+            Sampler::new(1e-9, SampleKey::Random, SampleSeed::process()).percent(),
+            0.0
+        );
+        let keyed = Sampler::new(5.0, SampleKey::ClientIp, SampleSeed::process());
         assert_eq!(keyed.key(), &SampleKey::ClientIp);
     }
 }

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Method, Request, Uri};
+use http::{HeaderValue, Method, Request, Uri};
 use tokio::sync::oneshot;
 
 use super::body_limits::{BodyFault, FaultCell};
+use super::request_id::request_id;
 use super::service::Service;
 use super::unread_body;
 use super::ProxyInner;
@@ -29,6 +30,9 @@ pub(super) struct RequestCtx {
     /// clones share its bytes, so the hot path does not copy the path into
     /// a new string.
     pub(super) uri: Uri,
+    /// The request's id, sent upstream in `[proxy] request_id_header` to
+    /// the primary and every mirror copy, and logged.
+    pub(super) request_id: HeaderValue,
     /// The access log line, when the access log is on; status, sizes and
     /// backend are filled in as the request goes.
     pub(super) record: Option<AccessRecord>,
@@ -53,6 +57,12 @@ impl RequestCtx {
     /// The context of `req`, just arrived on `conn`: its clock starts and
     /// it counts as in flight.
     pub(super) fn new(proxy: &ProxyInner, req: &Request<Body>, conn: &ConnInfo) -> Self {
+        let settings = &proxy.settings;
+        let request_id = request_id(
+            req.headers(),
+            &settings.request_id_header,
+            settings.trust_forwarded_headers,
+        );
         RequestCtx {
             started: Instant::now(),
             in_flight: proxy.metrics.in_flight(conn.protocol),
@@ -61,7 +71,8 @@ impl RequestCtx {
             record: proxy
                 .access_log
                 .as_ref()
-                .map(|_| AccessRecord::of_request(req, conn)),
+                .map(|_| AccessRecord::of_request(req, conn, &request_id)),
+            request_id,
             unread: None,
             service: None,
             backend: None,

@@ -99,6 +99,8 @@ impl Proxy {
             client = %conn.peer,
             method = %ctx.method,
             path = ctx.uri.path(),
+            // Visible ASCII by construction, so `to_str` cannot fail.
+            request_id = ctx.request_id.to_str().unwrap_or("-"),
             %error,
             "request failed"
         );

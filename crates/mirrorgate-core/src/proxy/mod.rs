@@ -11,8 +11,8 @@
 //!    request refused by any phase still has its body read off) and
 //!    [`Proxy::limit_request_body`], the route's size and stall limits;
 //! 4. upstream request: [`Proxy::upstream_request`] rewrites it for the
-//!    backend (hop-by-hop headers out, `Forwarded` / `X-Forwarded-*` in,
-//!    URI in absolute form);
+//!    backend (hop-by-hop headers out, `Forwarded` / `X-Forwarded-*` and
+//!    the request id in, URI in absolute form);
 //! 5. mirror dispatch: [`Proxy::dispatch_mirrors`] sends sampled copies
 //!    to the service's mirrors;
 //! 6. forward: [`Proxy::forward`] sends it to the service's pool;
@@ -25,6 +25,9 @@
 //!    headers out and puts `Alt-Svc` in;
 //! 10. logging: [`Proxy::logging`] counts the exchange in the metrics and
 //!     the access log when its response body ends.
+//!
+//! The request id ([`request_id`]) is decided with the context, when the
+//! request arrives, so that every phase and every log line has it.
 //!
 //! Phases are plain functions rather than a trait: there is one proxy.
 // The list above is for readers of the code: it links private phases.
@@ -39,6 +42,7 @@ mod forward;
 mod logging;
 mod mirror_dispatch;
 mod request_body;
+mod request_id;
 mod response_filter;
 mod route;
 mod service;
@@ -47,7 +51,7 @@ mod upstream_request;
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
 
 use crate::access_log::AccessLog;
 use crate::metrics::MirrorStats;
@@ -59,18 +63,34 @@ pub use body_limits::{BodyFault, BodyLimits};
 use ctx::RequestCtx;
 pub use downstream::{request_authority, HttpsRedirect};
 pub use errors::ProxyError;
+pub(crate) use request_id::check_header_name;
+pub use request_id::DEFAULT_REQUEST_ID_HEADER;
 pub use service::{RouteTarget, Service};
 
 /// Proxy-wide behaviour.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProxySettings {
     /// Append to client-sent `X-Forwarded-For` / `Forwarded` instead of
-    /// replacing them. Only when a trusted proxy sits in front.
+    /// replacing them, and keep the client's request id. Only when a
+    /// trusted proxy sits in front.
     pub trust_forwarded_headers: bool,
+    /// Header carrying each request's id upstream.
+    pub request_id_header: HeaderName,
     /// `Alt-Svc` value added to responses sent over TCP, advertising HTTP/3.
     pub alt_svc: Option<HeaderValue>,
     /// Answer plain-HTTP requests with a redirect to HTTPS.
     pub https_redirect: Option<HttpsRedirect>,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            trust_forwarded_headers: false,
+            request_id_header: DEFAULT_REQUEST_ID_HEADER,
+            alt_svc: None,
+            https_redirect: None,
+        }
+    }
 }
 
 /// The whole proxy state: routes, services, settings. Cheap to clone and
@@ -160,7 +180,7 @@ impl Proxy {
             }
             let route = self.select_route(&authority, &req, &mut ctx)?;
             let req = self.limit_request_body(req, &route.body_limits, &mut ctx, conn)?;
-            let req = self.upstream_request(req, &authority, conn);
+            let req = self.upstream_request(req, &authority, &ctx, conn);
             let req = self.dispatch_mirrors(req, &route.service, &mut ctx, conn);
             self.forward(req, &route.service, &mut ctx, conn).await
         };

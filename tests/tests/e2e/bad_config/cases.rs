@@ -363,6 +363,9 @@ fn bad_values() -> Vec<Case> {
         set("[[routes]]", "path_prefix", "\"api\"", "invalid path_prefix"),
         set("[[routes]]", "path_prefix", "\"/a b\"", "invalid path_prefix"),
         set("[proxy]", "redirect_exempt_paths", "[\"acme\"]", "path"),
+        set("[proxy]", "request_id_header", "\"x request id\"", "invalid"),
+        set("[proxy]", "request_id_header", "\"host\"", "a header the proxy manages"),
+        set("[proxy]", "request_id_header", "\"Connection\"", "a header the proxy manages"),
         // Certificate names.
         set("[[tls.certificates]]", "names", "[\"bad name!\"]", "name"),
         set("[[tls.certificates]]", "names", "[\"\"]", "name"),
@@ -375,6 +378,10 @@ fn bad_values() -> Vec<Case> {
         set("[[services.mirrors]]", "sample_key", "\"header:\"", "invalid sample_key"),
         set("[[services.mirrors]]", "sample_key", "\"header:bad name\"", "invalid sample_key"),
         set("[[services.mirrors]]", "sample_key", "\"cookie:\"", "invalid sample_key"),
+        set("[[services]]", "sample_seed", "\"\"", "sample_seed must not be empty"),
+        set("[[services]]", "sample_seed", "\"  \"", "sample_seed must not be empty"),
+        set("[[services]]", "sample_seed", "42", "expected a string"),
+        set("[[services.mirrors]]", "sample_seed", "\"\"", "sample_seed must not be empty"),
         set("[[services.mirrors]]", "host", "\"suffix:\"", "invalid host"),
         set("[[services.mirrors]]", "host", "\"client\"", "invalid host"),
         // Enums.
