@@ -7,22 +7,20 @@
 //! All of it happens in the copy's own task, which holds the mirror's
 //! `max_in_flight` permit throughout: comparisons are bounded by it.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::request::Parts;
-use http::Request;
 use http_body::Body as _;
 use http_body_util::BodyExt;
 
 use super::answer::AnswerWait;
-use super::target::{chunks_body, MirrorTarget};
+use super::copied::CopiedRequest;
 use crate::compare::{
     judge, BodyCapture, Captured, CompareReport, CompareRules, DiffLog, Exchange, Redactor,
 };
-use crate::metrics::SkipReason;
-use crate::upstream::{BackendUrl, PoolSettings, UpstreamPool};
+use crate::metrics::{MirrorCounters, SkipReason};
+use crate::upstream::{BackendUrl, PoolSettings, UpstreamError, UpstreamPool};
 
 /// How long a copy waits for the primary's answer to end, counted from
 /// when its own answers are in. A primary answer still streaming after
@@ -62,12 +60,14 @@ pub(super) struct MirrorCompare {
     request_id_header: http::HeaderName,
 }
 
-/// A copy's request: its head and its whole body.
-pub(super) struct CopiedRequest {
-    /// The copy's head (the mirror's `strip_headers` already out).
-    pub head: Parts,
-    /// The copied body's chunks.
-    pub chunks: Vec<Bytes>,
+/// The mirror's side of a compared copy.
+pub(super) struct MirrorSide<'a> {
+    /// The mirror's name.
+    pub name: &'a str,
+    /// Where the comparison's outcome is counted.
+    pub counters: &'a MirrorCounters,
+    /// How long an answer's body may take to read.
+    pub answer_limit: Duration,
 }
 
 impl MirrorCompare {
@@ -104,29 +104,30 @@ impl MirrorCompare {
         self.control.is_some()
     }
 
-    /// Sends `copy` to `mirror` (and the control), then compares the
-    /// answers with the primary's; every outcome is counted.
-    pub(super) async fn run(
+    /// Takes the mirror's `answer` to `copy` (and sends `copy` to the
+    /// control), then compares the answers with the primary's; every
+    /// outcome is counted.
+    pub(super) async fn run<F>(
         &self,
-        mirror: &MirrorTarget,
+        mirror: MirrorSide<'_>,
+        answer: F,
         copy: CopiedRequest,
         primary: AnswerWait,
-    ) {
-        let counters = mirror.counters();
-        let (max, limit) = (self.rules.max_body_size, mirror.response_timeout());
-        let request = |copy: &CopiedRequest| {
-            Request::from_parts(copy.head.clone(), chunks_body(copy.chunks.clone()))
-        };
+    ) where
+        F: Future<Output = Result<http::Response<hyper::body::Incoming>, UpstreamError>>,
+    {
+        let counters = mirror.counters;
+        let (max, limit) = (self.rules.max_body_size, mirror.answer_limit);
         let mirror_answer = async {
-            let response = mirror.send(request(&copy)).await.ok()?;
+            let response = answer.await.ok()?;
             read_answer(response, max, limit).await
         };
         let control_answer = async {
             let pool = self.control.as_ref()?;
-            let answer = match pool.send(request(&copy)).await {
+            let answer = match pool.send(copy.request()).await {
                 Ok((response, _)) => read_answer(response, max, limit).await,
                 Err(error) => {
-                    tracing::debug!(mirror = %mirror.name(), %error, "compare control failed");
+                    tracing::debug!(mirror = %mirror.name, %error, "compare control failed");
                     None
                 }
             };
@@ -155,7 +156,7 @@ impl MirrorCompare {
         let exchange = Exchange {
             request_id,
             service: self.service.clone(),
-            mirror: mirror.name().to_string(),
+            mirror: mirror.name.to_string(),
             request: copy.head,
             request_body: copy.chunks,
             primary,

@@ -11,6 +11,7 @@
 
 mod answer;
 mod compared;
+mod copied;
 mod copy_rules;
 mod dispatch;
 mod sample_seed;

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 use http::{Request, Response};
@@ -14,7 +13,8 @@ use http_body_util::BodyExt;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::answer::{AnswerSink, AnswerWait};
-use super::compared::{CompareSettings, CopiedRequest, MirrorCompare};
+use super::compared::{CompareSettings, MirrorCompare, MirrorSide};
+use super::copied::CopiedRequest;
 use super::tee::{BodyCopy, CopySink};
 use super::{CopyRules, SampleKey, Sampler};
 use crate::compare::CompareReport;
@@ -243,11 +243,17 @@ impl MirrorTarget {
         match (&self.compare, primary_answer) {
             (Some(compare), Some(primary)) => {
                 let copy = CopiedRequest { head, chunks };
-                compare.run(&self, copy, primary).await;
+                let answer = self.send(copy.request());
+                let mirror = MirrorSide {
+                    name: &self.name,
+                    counters: &self.counters,
+                    answer_limit: self.response_timeout,
+                };
+                compare.run(mirror, answer, copy, primary).await;
             }
             _ => {
                 if let Ok(response) = self
-                    .send(Request::from_parts(head, chunks_body(chunks)))
+                    .send(CopiedRequest { head, chunks }.into_request())
                     .await
                 {
                     discard(response.into_body(), self.response_timeout).await;
@@ -282,21 +288,6 @@ impl MirrorTarget {
             }
         }
     }
-
-    /// How long a mirror's answer may take, head and body.
-    pub(super) fn response_timeout(&self) -> Duration {
-        self.response_timeout
-    }
-}
-
-/// A request body from its copied chunks.
-pub(super) fn chunks_body(chunks: Vec<Bytes>) -> Body {
-    let frames = chunks
-        .into_iter()
-        .map(|c| Ok::<_, crate::BoxError>(http_body::Frame::data(c)));
-    crate::body::boxed(http_body_util::StreamBody::new(futures_util::stream::iter(
-        frames,
-    )))
 }
 
 /// Reads and drops a mirror's answer, up to a size and time bound; then
