@@ -12,6 +12,7 @@
 #
 #   benches/mirroring.sh                 # 3 rounds, 8 s per row
 #   ROUNDS=1 DURATION=4 benches/mirroring.sh
+#   ONLY="json_p10 json_p10_compare" benches/mirroring.sh   # some rows only
 #
 # Runs on a shared VM vary by 20-30% from one minute to the next, so the
 # rows are interleaved (off, 10%, 100%, slow; off, 10%, ...) for ROUNDS
@@ -74,15 +75,23 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2fms", us / 1000 }'; }
 
 # Compare on: the defaults (256 KiB bound, no control).
 COMPARE=$'\n[services.mirrors.compare]\nmax_body_size = 262144'
-ROWS=(off p10 p100 slow100 json_p10 json_p10_compare)
-for round in $(seq "$ROUNDS"); do
-    run_row off "$round" ""
-    run_row p10 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)"
-    run_row p100 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 100 h2)"
-    run_row slow100 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$SLOW" 100 http1)"
-    run_row json_p10 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)" /api.json
-    run_row json_p10_compare "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)$COMPARE" /api.json
+ROWS=()
+for row in off p10 p100 slow100 json_p10 json_p10_compare; do
+    [[ -z "${ONLY:-}" || " $ONLY " == *" $row "* ]] && ROWS+=("$row")
 done
+for round in $(seq "$ROUNDS"); do
+    for row in "${ROWS[@]}"; do
+        case $row in
+            off) run_row off "$round" "" ;;
+            p10) run_row p10 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)" ;;
+            p100) run_row p100 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 100 h2)" ;;
+            slow100) run_row slow100 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$SLOW" 100 http1)" ;;
+            json_p10) run_row json_p10 "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)" /api.json ;;
+            json_p10_compare) run_row json_p10_compare "$round" "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)$COMPARE" /api.json ;;
+        esac
+    done
+done
+# Ratios are to the first row run ("off" unless ONLY leaves it out).
 
 out="benches/results/mirroring-$(date -u +%Y%m%d-%H%M%S).md"
 {
@@ -93,17 +102,17 @@ out="benches/results/mirroring-$(date -u +%Y%m%d-%H%M%S).md"
     echo "Each cell is the median of $ROUNDS interleaved rounds; the per-round req/s are listed under the table. Counters are from round 1."
     echo "Origin and mirror: nginx \`return 200\` (mirror over h2c); slow mirror: answers after 1 s (HTTP/1.1), max_in_flight 100."
     echo
-    echo "| mirroring | req/s | p50 | p99 | errors | req/s vs off | p99 vs off | mirror counters |"
-    echo "|---|---|---|---|---|---|---|---|"
     label() { case $1 in off) echo "off";; p10) echo "10%";; p100) echo "100%";; slow100) echo "100% to a 1 s mirror";;
         json_p10) echo "JSON, 10%";; json_p10_compare) echo "JSON, 10% compared";; esac; }
-    off_rps=$(median "${RPS[off]}"); off_p99=$(median "${P99[off]}")
+    base="${ROWS[0]}"
+    echo "| mirroring | req/s | p50 | p99 | errors | req/s vs $(label "$base") | p99 vs $(label "$base") | mirror counters |"
+    echo "|---|---|---|---|---|---|---|---|"
+    off_rps=$(median "${RPS[$base]}"); off_p99=$(median "${P99[$base]}")
     for row in "${ROWS[@]}"; do
         rps=$(median "${RPS[$row]}"); p99=$(median "${P99[$row]}")
         echo "| $(label "$row") | $rps | $(ms "$(median "${P50[$row]}")") | $(ms "$p99") | ${ERR[$row]:-none} | $(ratio "$rps" "$off_rps") | $(ratio "$p99" "$off_p99") | ${STATS[$row]:-} |"
     done
-    echo
-    echo "Compare cost (JSON, 10% compared vs JSON, 10%): req/s $(ratio "$(median "${RPS[json_p10_compare]}")" "$(median "${RPS[json_p10]}")"), p99 $(ratio "$(median "${P99[json_p10_compare]}")" "$(median "${P99[json_p10]}")")."
+    [ -n "${RPS[json_p10]:-}" ] && [ -n "${RPS[json_p10_compare]:-}" ] && echo && echo "Compare cost (JSON, 10% compared vs JSON, 10%): req/s $(ratio "$(median "${RPS[json_p10_compare]}")" "$(median "${RPS[json_p10]}")"), p99 $(ratio "$(median "${P99[json_p10_compare]}")" "$(median "${P99[json_p10]}")")."
     echo
     for row in "${ROWS[@]}"; do echo "- $(label "$row"), req/s by round: ${RPS[$row]}"; done
 } >"$out"

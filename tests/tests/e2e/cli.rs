@@ -169,9 +169,17 @@ fn the_default_shows_the_mission(mirrorgate: &Running) {
     // Production's (v1) answer: the balance is a number.
     assert_eq!(user.json()["balance"], 21.25, "{}", user.text());
     // Staging (v2) has it as a string: the diffs name that field, as a
-    // real difference, within a bounded wait for the comparison.
+    // real difference, within a bounded wait for the comparison. Half of
+    // the requests are mirrored: one more is sent on every poll until one
+    // is (one in 2^20 chance of none in 20).
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut polls = 0u32;
     loop {
+        polls += 1;
+        if polls <= 20 {
+            let more = curl(Proto::H3, "https://localhost:8443/api/users/17", &["-k"]);
+            assert_eq!(more.status, 200, "{more:?}");
+        }
         let diffs = curl(
             Proto::H1,
             "http://127.0.0.1:9900/api/mirrors/demo/staging/diffs",
@@ -194,7 +202,7 @@ fn the_default_shows_the_mission(mirrorgate: &Running) {
             diffs.text(),
             mirrorgate.logs()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

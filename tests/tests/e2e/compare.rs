@@ -25,6 +25,11 @@ const ROUNDS: usize = 2;
 /// Longest wait for the background comparisons and the diff log.
 const SETTLE: Duration = Duration::from_secs(30);
 
+/// Sent with every request: the mirror strips it, so it never shows.
+const AUTHORIZATION: &str = "Authorization: Bearer top-secret-token";
+/// Sent with every request: redacted in records to a keyed hash.
+const API_KEY: &str = "X-Api-Key: key-4711-secret";
+
 /// One request the test made, and which endpoint it was for.
 struct Made {
     request_id: String,
@@ -47,8 +52,10 @@ fn compare_names_the_planted_differences_and_the_noise() {
             // client's id is only kept from a trusted client.
             "[proxy]\ntrust_forwarded_headers = true\n\n\
              [[services]]\nname = \"api\"\nbackends = [\"{}\"]\n\n\
-             [[services.mirrors]]\nname = \"candidate\"\nbackends = [\"{}\"]\npercent = 100\n\n\
-             [services.mirrors.compare]\ncontrol = [\"{}\"]\nlog = \"{}\"\n\n\
+             [[services.mirrors]]\nname = \"candidate\"\nbackends = [\"{}\"]\npercent = 100\n\
+             strip_headers = [\"authorization\"]\n\n\
+             [services.mirrors.compare]\ncontrol = [\"{}\"]\nlog = \"{}\"\n\
+             redact = [\"x-api-key\"]\n\n\
              [[routes]]\nservice = \"api\"\n",
             production.url(),
             candidate.url(),
@@ -93,7 +100,10 @@ fn send_and_check_answers(proxy: &Proxy, production: &JsonApi) -> Vec<Made> {
                     // Shaped like a UUID (v7), as the ids mirrorgate makes.
                     let request_id = format!("01900000-0000-7000-8000-{:012x}", made.len());
                     let header = format!("X-Request-Id: {request_id}");
-                    let reply = curl(proto, &proxy.https_url(path), &["-k", "-H", &header]);
+                    let secrets = ["-H", AUTHORIZATION, "-H", API_KEY];
+                    let mut args = vec!["-k", "-H", &header];
+                    args.extend(secrets);
+                    let reply = curl(proto, &proxy.https_url(path), &args);
                     assert_eq!(reply.version, proto.version(), "{reply:?}");
                     let sent = production.sent_for(&request_id);
                     let [sent] = &sent[..] else {
@@ -290,6 +300,25 @@ fn check_diff_log(log: &Path, made: &[Made], production: &JsonApi) {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     assert_eq!(lines.len(), made.len(), "diff log lines:\n{text}");
+    // The mirror's strip_headers never show; redacted values show as one
+    // keyed hash token, the same for the same value.
+    assert!(!text.contains("top-secret-token"), "{text}");
+    assert!(!text.contains("key-4711-secret"), "{text}");
+    let tokens: BTreeSet<&str> = lines
+        .iter()
+        .map(|l| {
+            let headers = &l["request"]["headers"];
+            assert!(headers.get("authorization").is_none(), "{l}");
+            headers["x-api-key"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{l}"))
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert!(
+        tokens.iter().all(|t| t.starts_with("redacted:")),
+        "{tokens:?}"
+    );
     let mut seen = BTreeSet::new();
     for line in &lines {
         let id = line["request_id"]

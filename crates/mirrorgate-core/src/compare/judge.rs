@@ -51,13 +51,20 @@ pub struct Judged {
     pub classified: Vec<Classified>,
     /// Whether some answer was larger than the compare bound.
     pub truncated: bool,
-    /// The record, when primary and mirror differ.
+    /// The record, when primary and mirror differ and it was wanted.
     pub record: Option<DiffRecord>,
 }
 
-/// Compares the exchange's answers under `rules`; records hide what
-/// `redactor` says.
-pub fn judge(rules: &CompareRules, redactor: &Redactor, exchange: Exchange) -> Judged {
+/// Compares the exchange's answers under `rules`. When they differ and
+/// `may_record()` says yes, the record is built too, hiding what
+/// `redactor` says (building one costs more than the comparison: callers
+/// bound how many they build).
+pub fn judge(
+    rules: &CompareRules,
+    redactor: &Redactor,
+    exchange: Exchange,
+    may_record: impl FnOnce() -> bool,
+) -> Judged {
     let x = exchange;
     let endpoint = endpoint(&x.request.method, x.request.uri.path());
     let against_mirror = compare(rules, &x.primary, &x.mirror_answer);
@@ -67,7 +74,7 @@ pub fn judge(rules: &CompareRules, redactor: &Redactor, exchange: Exchange) -> J
         .chain(Some(&x.mirror_answer))
         .chain(x.control.as_ref())
         .any(|answer| answer.body.truncated());
-    let record = (outcome != Outcome::Match).then(|| DiffRecord {
+    let record = (outcome != Outcome::Match && may_record()).then(|| DiffRecord {
         time: format_time(SystemTime::now()),
         request_id: x.request_id.clone(),
         service: x.service.clone(),

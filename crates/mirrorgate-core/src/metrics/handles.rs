@@ -155,5 +155,6 @@ pub(super) fn mirror_counters(f: &Families, service: &str, mirror: &str) -> Mirr
                 })
         }),
         compare_truncated: f.mirror_compare_truncated.get_or_create_owned(&labels),
+        compare_unrecorded: f.mirror_compare_unrecorded.get_or_create_owned(&labels),
     }
 }

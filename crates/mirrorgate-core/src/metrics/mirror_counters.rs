@@ -131,6 +131,9 @@ pub struct MirrorCounters {
     /// Comparisons of answers larger than `max_body_size`, compared by
     /// length and the hash of what was kept.
     pub compare_truncated: Counter,
+    /// Differing exchanges not recorded (diff log, `latest`): over the
+    /// records-per-second bound.
+    pub compare_unrecorded: Counter,
 }
 
 impl MirrorCounters {
@@ -181,6 +184,7 @@ impl MirrorCounters {
             compared: self.compared.each_ref().map(load),
             compare_skipped: self.compare_skipped.each_ref().map(load),
             compare_truncated: load(&self.compare_truncated),
+            compare_unrecorded: load(&self.compare_unrecorded),
         }
     }
 }
@@ -204,6 +208,8 @@ pub struct MirrorStats {
     pub compare_skipped: [u64; 6],
     /// See [`MirrorCounters::compare_truncated`].
     pub compare_truncated: u64,
+    /// See [`MirrorCounters::compare_unrecorded`].
+    pub compare_unrecorded: u64,
 }
 
 impl std::fmt::Display for MirrorStats {
@@ -243,7 +249,11 @@ impl std::fmt::Display for MirrorStats {
                 write!(f, " {group}_{label}={value}")?;
             }
         }
-        write!(f, " compare_truncated={}", self.compare_truncated)
+        write!(
+            f,
+            " compare_truncated={} compare_unrecorded={}",
+            self.compare_truncated, self.compare_unrecorded
+        )
     }
 }
 
@@ -282,7 +292,7 @@ mod tests {
              compared_differ=0 compared_noise_only=0 compare_skipped_mirror_failed=0 \
              compare_skipped_control_failed=0 compare_skipped_client_gone=0 \
              compare_skipped_overload=0 compare_skipped_too_large=0 \
-             compare_skipped_timeout=0 compare_truncated=0"
+             compare_skipped_timeout=0 compare_truncated=0 compare_unrecorded=0"
         );
     }
 }

@@ -80,6 +80,7 @@ struct Families {
     mirror_compared: Family<MirrorOutcomeLabels, Counter>,
     mirror_compare_skipped: Family<MirrorReasonLabels, Counter>,
     mirror_compare_truncated: Family<MirrorLabels, Counter>,
+    mirror_compare_unrecorded: Family<MirrorLabels, Counter>,
     compare_log_dropped: Counter,
     compare_log_errors: Counter,
     reloads: Family<ReloadLabels, Counter>,
@@ -128,6 +129,7 @@ impl Metrics {
             mirror_compared: Family::default(),
             mirror_compare_skipped: Family::default(),
             mirror_compare_truncated: Family::default(),
+            mirror_compare_unrecorded: Family::default(),
             compare_log_dropped: Counter::default(),
             compare_log_errors: Counter::default(),
             reloads: Family::default(),
@@ -234,6 +236,11 @@ impl Metrics {
             "mirror_compare_truncated",
             "Comparisons of answers larger than the compare max_body_size, compared by length and the hash of what was kept",
             f.mirror_compare_truncated.clone(),
+        );
+        r.register(
+            "mirror_compare_unrecorded",
+            "Differing exchanges not recorded in the diff log and the latest list: over 100 records per second and mirror",
+            f.mirror_compare_unrecorded.clone(),
         );
         r.register(
             "diff_log_dropped_lines",

@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use super::answer::AnswerWait;
 use super::copied::CopiedRequest;
 use crate::compare::{
-    judge, BodyCapture, Captured, CompareReport, CompareRules, DiffLog, Exchange, Redactor,
+    judge, BodyCapture, Captured, CompareReport, CompareRules, DiffLog, Exchange, Outcome, Redactor,
 };
 use crate::metrics::{MirrorCounters, SkipReason};
 use crate::upstream::{BackendUrl, PoolSettings, UpstreamError, UpstreamPool};
@@ -26,6 +26,17 @@ use crate::upstream::{BackendUrl, PoolSettings, UpstreamError, UpstreamPool};
 /// when its own answers are in. A primary answer still streaming after
 /// it (a download, server-sent events) is not compared.
 const PRIMARY_WAIT: Duration = Duration::from_secs(30);
+
+/// Differing exchanges recorded per second and mirror (for `latest` in
+/// the API and the diff log, whose own bound is the same). Building a
+/// record costs more than the comparison itself; beyond this the
+/// exchanges are still compared and counted, but not recorded.
+const RECORDS_PER_SECOND: u32 = 100;
+
+/// Answers this small (all kept bytes together) are compared on the
+/// copy's own task: handing them to the blocking pool would cost more
+/// than comparing them (tens of microseconds).
+const INLINE_COMPARE_BYTES: usize = 16 * 1024;
 
 /// Bytes read past the compare bound to learn an answer's whole length;
 /// beyond them the stream is dropped.
@@ -58,6 +69,29 @@ pub(super) struct MirrorCompare {
     report: Arc<CompareReport>,
     log: Option<DiffLog>,
     request_id_header: http::HeaderName,
+    records: Arc<RecordBudget>,
+}
+
+/// At most [`RECORDS_PER_SECOND`] records in each second.
+#[derive(Default)]
+struct RecordBudget {
+    /// The current second (since the budget began) and records in it.
+    window: std::sync::Mutex<(u64, u32)>,
+    started: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl RecordBudget {
+    /// Whether one more record fits in this second.
+    fn take(&self) -> bool {
+        let started = *self.started.get_or_init(std::time::Instant::now);
+        let second = started.elapsed().as_secs();
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        window.1 += 1;
+        window.1 <= RECORDS_PER_SECOND
+    }
 }
 
 /// The mirror's side of a compared copy.
@@ -86,6 +120,7 @@ impl MirrorCompare {
             report: settings.report,
             log: settings.log,
             request_id_header: settings.request_id_header,
+            records: Arc::default(),
         })
     }
 
@@ -163,17 +198,32 @@ impl MirrorCompare {
             mirror_answer,
             control: control_answer,
         };
+        let kept = [&exchange.primary, &exchange.mirror_answer]
+            .into_iter()
+            .chain(exchange.control.as_ref())
+            .map(|answer| answer.body.kept_len())
+            .sum::<usize>();
         let (rules, redactor) = (self.rules.clone(), self.redactor.clone());
-        // Parsing and walking two JSON bodies of up to `max` bytes is CPU
-        // work: off the async workers, so requests never queue behind it.
-        let Ok(judged) =
-            tokio::task::spawn_blocking(move || judge(&rules, &redactor, exchange)).await
-        else {
-            return;
+        let records = self.records.clone();
+        let may_record = move || records.take();
+        let judged = if kept <= INLINE_COMPARE_BYTES {
+            judge(&rules, &redactor, exchange, may_record)
+        } else {
+            // Parsing and walking JSON bodies of up to `max` bytes is CPU
+            // work: off the async workers, so requests never queue
+            // behind it.
+            let job = move || judge(&rules, &redactor, exchange, may_record);
+            let Ok(judged) = tokio::task::spawn_blocking(job).await else {
+                return;
+            };
+            judged
         };
         counters.compared(judged.outcome);
         if judged.truncated {
             counters.compare_truncated.inc();
+        }
+        if judged.outcome != Outcome::Match && judged.record.is_none() {
+            counters.compare_unrecorded.inc();
         }
         if let (Some(log), Some(record)) = (&self.log, &judged.record) {
             log.write(record);
