@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::proxy::workspace_root;
+use crate::tool_script::installed_path;
 
 /// The folder of the browser tools, made on first use. `why` says what
 /// the caller needs them for, so that the panic names the test that
@@ -23,20 +24,11 @@ use crate::proxy::workspace_root;
 pub fn tools(why: &str) -> &'static str {
     static PATH: OnceLock<String> = OnceLock::new();
     PATH.get_or_init(|| {
-        let script = workspace_root().join("scripts/browser-tools.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("{why}: cannot run {}: {e}", script.display()));
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(
-            out.status.success() && !path.is_empty(),
-            "{why}: `bash {}` must succeed (run scripts/install-test-deps.sh first: it installs \
-             Debian's chromium, nodejs and npm). It said:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        path
+        installed_path(
+            "browser-tools.sh",
+            why,
+            "run scripts/install-test-deps.sh first: it installs Debian's chromium, nodejs and npm",
+        )
     })
 }
 

@@ -18,6 +18,7 @@ pub mod prom;
 pub mod proxy;
 pub mod py_tools;
 pub mod raw_http1;
+mod tool_script;
 
 /// The values of header `name` (lowercase) in a recorded header list.
 pub fn header_values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {

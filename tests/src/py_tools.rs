@@ -3,10 +3,9 @@
 //! aioquic, the Prometheus client, ...), made once and shared by every
 //! test that drives a Python script.
 
-use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::proxy::workspace_root;
+use crate::tool_script::installed_path;
 
 /// The path of the py-tools python, made on first use. `why` says what
 /// the caller needs it for (e.g. "the QUIC attack tests need aioquic"),
@@ -19,19 +18,6 @@ pub fn python(why: &str) -> &'static str {
     // fails with its own `why`.
     static PATH: OnceLock<String> = OnceLock::new();
     PATH.get_or_init(|| {
-        let script = workspace_root().join("scripts/py-tools.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("{why}: cannot run {}: {e}", script.display()));
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(
-            out.status.success() && !path.is_empty(),
-            "{why}: `bash {}` must succeed (run scripts/install-test-deps.sh first). \
-             It said:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        path
+        installed_path("py-tools.sh", why, "run scripts/install-test-deps.sh first")
     })
 }

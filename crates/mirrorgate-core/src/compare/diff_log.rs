@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
 
+use super::token_bucket::TokenBucket;
 use super::DiffRecord;
 
 /// Lines waiting for the writer; more are dropped and counted.
@@ -130,7 +131,11 @@ impl DiffLog {
             .spawn(move || writer.run(lines))?;
         Ok(DiffLog {
             queue,
-            bucket: Arc::new(Mutex::new(TokenBucket::new(limits, Instant::now()))),
+            bucket: Arc::new(Mutex::new(TokenBucket::new(
+                f64::from(limits.lines_per_second),
+                f64::from(limits.burst),
+                Instant::now(),
+            ))),
             counters,
         })
     }
@@ -280,39 +285,6 @@ fn remove_if_there(path: &Path) -> io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
-    }
-}
-
-/// At most `rate` lines per second on average, `burst` at once.
-#[derive(Debug)]
-struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(limits: DiffLogLimits, now: Instant) -> Self {
-        TokenBucket {
-            rate: f64::from(limits.lines_per_second),
-            burst: f64::from(limits.burst),
-            tokens: f64::from(limits.burst),
-            last: now,
-        }
-    }
-
-    /// Takes one token if there is one.
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.last = self.last.max(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }
 

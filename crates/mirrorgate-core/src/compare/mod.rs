@@ -36,6 +36,7 @@ mod redact;
 pub mod report;
 mod sink;
 mod sinks;
+pub(crate) mod token_bucket;
 
 pub use capture::{BodyCapture, Captured, CapturedBody};
 pub use classify::classify;

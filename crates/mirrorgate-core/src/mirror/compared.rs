@@ -9,13 +9,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body::Body as _;
 use http_body_util::BodyExt;
 
 use super::answer::AnswerWait;
 use super::copied::CopiedRequest;
+use crate::compare::token_bucket::TokenBucket;
 use crate::compare::{
     judge, BodyCapture, Captured, CompareReport, CompareRules, DiffLog, Exchange, Outcome, Redactor,
 };
@@ -72,25 +73,25 @@ pub(super) struct MirrorCompare {
     records: Arc<RecordBudget>,
 }
 
-/// At most [`RECORDS_PER_SECOND`] records in each second.
-#[derive(Default)]
+/// At most [`RECORDS_PER_SECOND`] records per second, as many at once.
 struct RecordBudget {
-    /// The current second (since the budget began) and records in it.
-    window: std::sync::Mutex<(u64, u32)>,
-    started: std::sync::OnceLock<std::time::Instant>,
+    bucket: std::sync::Mutex<TokenBucket>,
+}
+
+impl Default for RecordBudget {
+    fn default() -> Self {
+        let rate = f64::from(RECORDS_PER_SECOND);
+        RecordBudget {
+            bucket: std::sync::Mutex::new(TokenBucket::new(rate, rate, Instant::now())),
+        }
+    }
 }
 
 impl RecordBudget {
-    /// Whether one more record fits in this second.
+    /// Whether one more record fits now.
     fn take(&self) -> bool {
-        let started = *self.started.get_or_init(std::time::Instant::now);
-        let second = started.elapsed().as_secs();
-        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
-        if window.0 != second {
-            *window = (second, 0);
-        }
-        window.1 += 1;
-        window.1 <= RECORDS_PER_SECOND
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        bucket.take(Instant::now())
     }
 }
 
