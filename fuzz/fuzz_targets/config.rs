@@ -64,6 +64,9 @@ fuzz_target!(|data: &[u8]| {
         https_port: config.listen.https.first().map(|a| a.port()),
         metrics: Metrics::new(),
         access_log: None,
+        // As `mirrorgate check`: diff log folders are looked at, no file
+        // is created.
+        compare: mirrorgate_core::compare::CompareSinks::dry_run(),
     };
     if let Err(error) = build_proxy(&config.proxy, &config.services, &config.routes, context) {
         check_error(&loaded.error_at(error.span, error.message), data);

@@ -159,6 +159,8 @@ service = "backend"
         https_port: None,
         metrics: metrics.clone(),
         access_log: None,
+        // The harness's mirror does not compare: nothing is recorded.
+        compare: mirrorgate_core::compare::CompareSinks::dry_run(),
     };
     build_proxy(&config.proxy, &config.services, &config.routes, context)
         .map_err(|e| e.message)
