@@ -14,7 +14,10 @@
 #   dockerfile-parse   parses deploy/Dockerfile (tests/tests/deploy/)
 #   prometheus-client  parses /metrics (tests/tests/e2e/metrics.rs)
 #   h2                 crafts raw HTTP/2 frames for the attack tests
-#   aioquic            crafts raw QUIC/HTTP/3 for the attack tests
+#   aioquic            crafts raw QUIC/HTTP/3 for the attack tests and the RFC 9220 client
+#   websockets         WebSocket echo backend and HTTP/1.1 client (tests/ws/)
+#   wsproto            WebSocket frames over HTTP/2 and HTTP/3 streams (tests/ws/)
+#   grpcio             gRPC client and backend (tests/tests/e2e/grpc.rs)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -22,9 +25,10 @@ exec 3>&1 1>&2 # stdout is for the path only
 TOOL=py-tools
 source "$(dirname "${BASH_SOURCE[0]}")/tool-lib.sh"
 
-packages=(dockerfile-parse==2.0.1 prometheus-client==0.21.1 h2==4.2.0 aioquic==1.2.0)
+packages=(dockerfile-parse==2.0.1 prometheus-client==0.21.1 h2==4.2.0 aioquic==1.2.0
+    websockets==15.0.1 wsproto==1.2.0 grpcio==1.76.0)
 # Every module the tools provide, imported to check the venv.
-modules=(dockerfile_parse prometheus_client h2 aioquic)
+modules=(dockerfile_parse prometheus_client h2 aioquic websockets wsproto grpc)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 venv="$repo/target/py-tools"

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod proxy;
 mod router;
+pub mod tunnel;
 pub mod upstream;
 
 pub use body::{Body, BoxError};
