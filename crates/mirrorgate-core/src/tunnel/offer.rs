@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use http::header::{CONNECTION, UPGRADE};
 use http::{Method, Request};
@@ -28,12 +29,24 @@ pub type ClientIo = Pin<Box<dyn Future<Output = Result<Box<dyn TunnelIo>, BoxErr
 /// for a tunnel (HTTP/1.1 `Upgrade`, or an extended CONNECT on HTTP/2 and
 /// HTTP/3). Without it the core never opens a tunnel, whatever the
 /// headers say.
+///
+/// Request extensions must be `Clone + Sync`; the client side is not, so
+/// it sits behind a lock, taken once by the core.
+#[derive(Clone)]
 pub struct TunnelOffer {
     /// The `:protocol` of an extended CONNECT (RFC 8441, RFC 9220); `None`
     /// for an HTTP/1.1 `Upgrade`, whose token is in the headers.
     pub(crate) protocol: Option<String>,
-    pub(crate) client_io: ClientIo,
+    side: Arc<Mutex<Option<ClientSide>>>,
+}
+
+/// What the core takes from a [`TunnelOffer`] when it opens the tunnel.
+pub(crate) struct ClientSide {
+    /// The client's side of the tunnel, once accepted.
+    pub(crate) io: ClientIo,
+    /// What the tunnel task runs under.
     pub(crate) lifecycle: Lifecycle,
+    /// Kept while the tunnel is open.
     pub(crate) hold: Option<ConnectionHold>,
 }
 
@@ -43,9 +56,11 @@ impl TunnelOffer {
     pub fn new(client_io: ClientIo, lifecycle: Lifecycle) -> Self {
         TunnelOffer {
             protocol: None,
-            client_io,
-            lifecycle,
-            hold: None,
+            side: Arc::new(Mutex::new(Some(ClientSide {
+                io: client_io,
+                lifecycle,
+                hold: None,
+            }))),
         }
     }
 
@@ -58,9 +73,22 @@ impl TunnelOffer {
     /// Keeps `hold` for as long as the tunnel is open: a listener whose
     /// connection task would otherwise end at the upgrade (HTTP/1.1) stays
     /// counted against its connection limit until the tunnel closes.
-    pub fn holding(mut self, hold: ConnectionHold) -> Self {
-        self.hold = Some(hold);
+    pub fn holding(self, hold: ConnectionHold) -> Self {
+        if let Some(side) = self.lock().as_mut() {
+            side.hold = Some(hold);
+        }
         self
+    }
+
+    /// The client side, for the one caller that opens the tunnel.
+    pub(crate) fn take(&self) -> Option<ClientSide> {
+        self.lock().take()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<ClientSide>> {
+        // Nothing panics while holding it; a poisoned lock still holds
+        // a consistent value.
+        self.side.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
@@ -94,7 +122,9 @@ pub fn offer_hyper_upgrade<B>(
     });
     let mut offer = TunnelOffer::new(client_io, lifecycle.clone());
     offer.protocol = protocol;
-    offer.hold = hold();
+    if let Some(hold) = hold() {
+        offer = offer.holding(hold);
+    }
     req.extensions_mut().insert(offer);
 }
 
