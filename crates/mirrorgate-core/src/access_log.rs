@@ -77,6 +77,22 @@ pub struct AccessRecord {
     pub referer: Option<String>,
     /// `User-Agent`, if sent.
     pub user_agent: Option<String>,
+    /// For a tunnel (WebSocket), what it carried and how it ended; its
+    /// line is written when it closes.
+    pub tunnel: Option<TunnelRecord>,
+}
+
+/// What the access log says about a tunnel.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TunnelRecord {
+    /// The protocol tunnelled: `websocket`.
+    pub protocol: String,
+    /// Bytes from the client to the backend.
+    pub bytes_to_backend: u64,
+    /// Bytes from the backend to the client.
+    pub bytes_to_client: u64,
+    /// Why it ended (`mirrorgate_tunnels_closed_total`'s reason).
+    pub closed: &'static str,
 }
 
 enum Message {
@@ -132,6 +148,7 @@ impl AccessRecord {
             request_id: String::from_utf8_lossy(request_id.as_bytes()).into_owned(),
             referer: header(REFERER),
             user_agent: header(USER_AGENT),
+            tunnel: None,
         }
     }
 }
@@ -265,6 +282,8 @@ struct JsonLine<'a> {
     complete: bool,
     referer: Option<&'a str>,
     user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnel: Option<&'a TunnelRecord>,
 }
 
 fn json_line(r: &AccessRecord, line: &mut String) {
@@ -286,6 +305,7 @@ fn json_line(r: &AccessRecord, line: &mut String) {
         complete: r.complete,
         referer: r.referer.as_deref(),
         user_agent: r.user_agent.as_deref(),
+        tunnel: r.tunnel.as_ref(),
     };
     line.push_str(&serde_json::to_string(&fields).expect("plain fields serialize"));
 }
@@ -321,6 +341,13 @@ fn text_line(r: &AccessRecord, line: &mut String) {
         r.duration.as_secs_f64() * 1000.0,
         r.complete
     );
+    if let Some(tunnel) = &r.tunnel {
+        let _ = write!(
+            line,
+            " tunnel={} tunnel_to_backend={} tunnel_to_client={} tunnel_closed={}",
+            tunnel.protocol, tunnel.bytes_to_backend, tunnel.bytes_to_client, tunnel.closed
+        );
+    }
 }
 
 /// A client-supplied value in double quotes, with `"`, `\` and control
@@ -369,7 +396,35 @@ mod tests {
             request_id: "0190b7e2-7c4a-7d3e-9a51-3f2c1d0e4b6a".into(),
             referer: None,
             user_agent: Some("evil\" \n agent".into()),
+            tunnel: None,
         }
+    }
+
+    #[test]
+    fn a_tunnel_line_says_what_it_carried_and_why_it_ended() {
+        let mut record = record();
+        record.status = 101;
+        record.tunnel = Some(TunnelRecord {
+            protocol: "websocket".into(),
+            bytes_to_backend: 7,
+            bytes_to_client: 9,
+            closed: "idle_timeout",
+        });
+        let mut line = String::new();
+        json_line(&record, &mut line);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["tunnel"]["protocol"], "websocket");
+        assert_eq!(v["tunnel"]["bytes_to_backend"], 7);
+        assert_eq!(v["tunnel"]["closed"], "idle_timeout");
+        line.clear();
+        text_line(&record, &mut line);
+        assert!(
+            line.ends_with(" tunnel=websocket tunnel_to_backend=7 tunnel_to_client=9 tunnel_closed=idle_timeout"),
+            "{line}"
+        );
+        line.clear();
+        json_line(&self::record(), &mut line);
+        assert!(!line.contains("tunnel"), "{line}");
     }
 
     #[test]

@@ -4,7 +4,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,6 +17,8 @@ use tokio_util::task::TaskTracker;
 pub struct Lifecycle {
     stopping: CancellationToken,
     tracker: TaskTracker,
+    /// When draining ends, set by [`Lifecycle::stop_within`].
+    deadline: Arc<OnceLock<Instant>>,
 }
 
 impl Lifecycle {
@@ -63,6 +68,20 @@ impl Lifecycle {
                 connection.await
             }
         }
+    }
+
+    /// [`Lifecycle::stop`], telling long-lived tasks (tunnels) that the
+    /// process exits after `drain`: they may go on until just before it.
+    pub fn stop_within(&self, drain: Duration) {
+        let _ = self.deadline.set(Instant::now() + drain);
+        self.stop();
+    }
+
+    /// Resolves once stopping started, with the drain deadline (`None`
+    /// when stopping was not given one).
+    pub async fn drain_deadline(&self) -> Option<Instant> {
+        self.stopping().await;
+        self.deadline.get().copied()
     }
 
     /// Tracked tasks still running.

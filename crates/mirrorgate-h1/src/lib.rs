@@ -20,9 +20,11 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use mirrorgate_core::listener::ListenerContext;
+use mirrorgate_core::tunnel::ConnectionHolds;
 use mirrorgate_core::ConnInfo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use service::Tunnels;
 pub use settings::Http1Settings;
 
 /// What a client cut off in the middle of a request head is told.
@@ -42,7 +44,20 @@ pub async fn serve_connection<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
-    let service = service::service(cx.handler.clone(), conn, settings, &cx.metrics);
+    // An upgraded connection leaves hyper (and this task would end) when
+    // its tunnel starts: each tunnel holds one of these, and the task
+    // waits for them, so the connection stays counted until it closes.
+    let holds = ConnectionHolds::default();
+    let service = service::service(
+        cx.handler.clone(),
+        conn,
+        settings,
+        &cx.metrics,
+        Tunnels {
+            lifecycle: cx.lifecycle.clone(),
+            hold: holds.hold(),
+        },
+    );
     let (io, returned) = io_observer::watch(io);
     let result = {
         let connection = http1::Builder::new()
@@ -53,13 +68,16 @@ pub async fn serve_connection<I>(
             .max_buf_size(settings.max_header_bytes.max(8192))
             .max_headers(settings.max_headers)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(io), service);
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
         tokio::pin!(connection);
         cx.lifecycle
             .serve_until_stopped(connection, |c| c.graceful_shutdown())
             .await
-        // The connection, and with it the socket, is dropped here.
+        // The connection, and with it the socket, is dropped here (an
+        // upgraded socket lives on in its tunnel).
     };
+    holds.released().await;
     let Err(error) = result else { return };
     tracing::debug!(%peer, %error, "HTTP/1.1 connection ended with an error");
     let Some((io, standing)) = returned.take() else {

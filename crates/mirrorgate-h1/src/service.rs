@@ -11,19 +11,30 @@ use http::header::TRANSFER_ENCODING;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use mirrorgate_core::metrics::Metrics;
-use mirrorgate_core::{body, Body, ConnInfo, RequestHandler, ResponseFuture};
+use mirrorgate_core::tunnel::{offer_hyper_upgrade, ConnectionHold};
+use mirrorgate_core::{body, Body, ConnInfo, Lifecycle, RequestHandler, ResponseFuture};
 
 use crate::checks::{check_head, Rejection};
 use crate::first_frame::{read_start, Start};
 use crate::Http1Settings;
 
+/// What an upgrade request's tunnel runs under.
+pub(crate) struct Tunnels {
+    /// The tunnel task's lifecycle (drain).
+    pub(crate) lifecycle: Lifecycle,
+    /// Keeps the connection counted while a tunnel is open.
+    pub(crate) hold: ConnectionHold,
+}
+
 /// Builds the service: rejected heads are answered here and counted;
-/// everything else goes to `handler`.
+/// everything else goes to `handler`, an upgrade request with the offer
+/// of its tunnel.
 pub(crate) fn service(
     handler: Arc<dyn RequestHandler>,
     conn: Arc<ConnInfo>,
     settings: &Http1Settings,
     metrics: &Metrics,
+    tunnels: Tunnels,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
     Response = Response<Body>,
@@ -32,7 +43,7 @@ pub(crate) fn service(
 > + Clone {
     let settings = settings.clone();
     let metrics = metrics.clone();
-    hyper::service::service_fn(move |req: Request<Incoming>| {
+    hyper::service::service_fn(move |mut req: Request<Incoming>| {
         // Every branch is one boxed future: hyper keeps room for the
         // service's future for the connection's whole life, so it must
         // stay a pointer, not the state of the longest branch.
@@ -50,6 +61,7 @@ pub(crate) fn service(
                 Box::pin(std::future::ready(rejection.to_response()))
             }
             Ok(()) if !req.headers().contains_key(TRANSFER_ENCODING) => {
+                offer_hyper_upgrade(&mut req, &tunnels.lifecycle, || Some(tunnels.hold.clone()));
                 handler.handle(req.map(body::boxed), conn.clone())
             }
             Ok(()) => Box::pin(forward_chunked(

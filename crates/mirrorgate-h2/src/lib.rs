@@ -49,8 +49,10 @@ pub async fn serve_connection<I>(
     let resets = Arc::new(premature_reset::ResetTracker::new(
         settings.max_premature_resets.get(),
     ));
-    let service =
-        premature_reset::Tracked::new(hyper_service(cx.handler.clone(), conn), resets.clone());
+    let service = premature_reset::Tracked::new(
+        hyper_service(cx.handler.clone(), conn, cx.lifecycle.clone()),
+        resets.clone(),
+    );
     let observed = Arc::new(io_observer::Observed::default());
     let io = io_observer::watch(io, settings.max_control_frames.get(), observed.clone());
     let connection = builder(settings).serve_connection(TokioIo::new(io), service);
@@ -89,6 +91,8 @@ fn builder(settings: &Http2Settings) -> http2::Builder<TokioExecutor> {
     builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(settings.max_concurrent_streams)
+        // RFC 8441: WebSocket (and other tunnels) as extended CONNECT.
+        .enable_connect_protocol()
         .max_header_list_size(settings.max_header_list_size)
         .keep_alive_interval(settings.keep_alive_interval)
         .keep_alive_timeout(settings.keep_alive_timeout)

@@ -138,7 +138,7 @@ impl Server {
             drain_timeout = %humantime::format_duration(deadline),
             "shutdown signal received: refusing new connections, draining"
         );
-        self.lifecycle.stop();
+        self.lifecycle.stop_within(deadline);
         if self.lifecycle.drained(deadline).await {
             tracing::info!("drained: every connection finished");
         } else {

@@ -66,7 +66,7 @@ fn untouched(name: &str) -> Value {
         "sampled": 0, "sent": 0, "in_flight": 0,
         "completed": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
         "failed": {"connect": 0, "reset": 0, "timeout": 0},
-        "dropped": {"overload": 0, "body_too_large": 0, "method_filtered": 0, "body_abandoned": 0},
+        "dropped": {"overload": 0, "body_too_large": 0, "method_filtered": 0, "body_abandoned": 0, "upgrade": 0},
         "compare": null,
     })
 }

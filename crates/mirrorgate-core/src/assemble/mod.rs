@@ -103,6 +103,7 @@ pub fn build_proxy(
                         .unwrap_or(proxy.max_request_body_size),
                     read_timeout: proxy.body_read_timeout,
                 },
+                tunnel: route.tunnel_settings(),
             },
         });
     }
@@ -117,6 +118,7 @@ pub fn build_proxy(
             request_id_header: proxy.request_id_header.clone(),
             alt_svc: context.alt_svc,
             https_redirect,
+            max_tunnels: proxy.max_tunnels,
         },
         context.metrics,
         context.access_log,

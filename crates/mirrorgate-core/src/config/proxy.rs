@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::de::{at_least, check_path_prefix, duration, from_str, optional_port};
 use crate::proxy::{check_header_name, BodyLimits, DEFAULT_REQUEST_ID_HEADER};
+use crate::tunnel::DEFAULT_MAX_TUNNELS;
 
 /// `[proxy]`: behaviour shared by every route.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +49,18 @@ pub struct ProxyConfig {
     /// the slow-POST guard). Default 60s.
     #[serde(default = "default_body_read_timeout", deserialize_with = "duration")]
     pub body_read_timeout: Duration,
+    /// Tunnels (WebSocket and other upgrades) open at once, every
+    /// protocol together; past it a handshake is answered 503. Default
+    /// 10000.
+    #[serde(
+        default = "default_max_tunnels",
+        deserialize_with = "at_least::<_, _, 1>"
+    )]
+    pub max_tunnels: usize,
+}
+
+fn default_max_tunnels() -> usize {
+    DEFAULT_MAX_TUNNELS
 }
 
 fn default_max_request_body_size() -> u64 {
@@ -67,6 +80,7 @@ impl Default for ProxyConfig {
             redirect_exempt_paths: acme_challenge(),
             max_request_body_size: default_max_request_body_size(),
             body_read_timeout: default_body_read_timeout(),
+            max_tunnels: default_max_tunnels(),
         }
     }
 }

@@ -1,13 +1,15 @@
 //! `[[routes]]`: which requests go to which service.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use crate::de::{from_str, optional_positive};
+use crate::de::{duration, from_str, optional_positive};
 use crate::router::HostPattern;
+use crate::tunnel::{default_upgrades, upgrades, TunnelSettings, DEFAULT_IDLE_TIMEOUT};
 
 /// `[[routes]]`: which requests go to which service.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +30,25 @@ pub struct RouteConfig {
     /// Default: `[proxy] max_request_body_size`.
     #[serde(default, deserialize_with = "optional_positive")]
     pub max_request_body_size: Option<u64>,
+    /// `Upgrade` tokens and extended CONNECT `:protocol`s tunnelled on
+    /// this route. Default `["websocket"]`; `[]` turns tunnels off.
+    #[serde(default = "default_upgrades", deserialize_with = "upgrades")]
+    pub upgrades: Vec<String>,
+    /// A tunnel with no byte either way for this long is closed. Default
+    /// 60s, like nginx's `proxy_read_timeout`.
+    #[serde(default = "default_tunnel_idle_timeout", deserialize_with = "duration")]
+    pub tunnel_idle_timeout: Duration,
+    /// A tunnel open this long is closed. Default: no limit.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub tunnel_max_lifetime: Option<Duration>,
+}
+
+fn default_tunnel_idle_timeout() -> Duration {
+    DEFAULT_IDLE_TIMEOUT
+}
+
+fn optional_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }
 
 fn any_host() -> HostPattern {
@@ -81,6 +102,15 @@ impl<'de> Deserialize<'de> for HeaderMatch {
 }
 
 impl RouteConfig {
+    /// The route's tunnel rules.
+    pub fn tunnel_settings(&self) -> TunnelSettings {
+        TunnelSettings {
+            upgrades: self.upgrades.clone(),
+            idle_timeout: self.tunnel_idle_timeout,
+            max_lifetime: self.tunnel_max_lifetime,
+        }
+    }
+
     /// The header matches as typed pairs; `Err` names a bad header name.
     pub fn header_matches(&self) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         self.headers

@@ -52,6 +52,9 @@ pub enum Limit {
     /// `[proxy] body_read_timeout` (or a route's): a request body
     /// stalled, on a connection of the given protocol.
     BodyReadTimeout(Protocol),
+    /// `[proxy] max_tunnels`: a tunnel handshake refused, on a
+    /// connection of the given protocol.
+    MaxTunnels(Protocol),
 }
 
 impl Limit {
@@ -76,9 +79,9 @@ impl Limit {
             | Limit::QuicMaxConnectionsPerIp
             | Limit::QuicRetryAboveHandshakes
             | Limit::QuicHandshakeTimeout => "quic",
-            Limit::MaxRequestBodySize(protocol) | Limit::BodyReadTimeout(protocol) => {
-                protocol.as_str()
-            }
+            Limit::MaxRequestBodySize(protocol)
+            | Limit::BodyReadTimeout(protocol)
+            | Limit::MaxTunnels(protocol) => protocol.as_str(),
         }
     }
 
@@ -103,6 +106,7 @@ impl Limit {
             Limit::QuicHandshakeTimeout => "handshake_timeout",
             Limit::MaxRequestBodySize(_) => "max_request_body_size",
             Limit::BodyReadTimeout(_) => "body_read_timeout",
+            Limit::MaxTunnels(_) => "max_tunnels",
         }
     }
 }

@@ -17,15 +17,19 @@ pub enum DropReason {
     MethodFiltered,
     /// The client's body broke off or the copy fell behind the primary.
     BodyAbandoned,
+    /// The request asks for a tunnel (WebSocket): a copy of a handshake
+    /// would open a second live session on the mirror.
+    Upgrade,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 5] = [
         DropReason::Overload,
         DropReason::BodyTooLarge,
         DropReason::MethodFiltered,
         DropReason::BodyAbandoned,
+        DropReason::Upgrade,
     ];
 
     /// Its `outcome` label value.
@@ -35,6 +39,7 @@ impl DropReason {
             DropReason::BodyTooLarge => "body_too_large",
             DropReason::MethodFiltered => "method_filtered",
             DropReason::BodyAbandoned => "body_abandoned",
+            DropReason::Upgrade => "upgrade",
         }
     }
 }
@@ -123,7 +128,7 @@ pub struct MirrorCounters {
     /// Failed copies, by [`FailReason`].
     pub failed: [Counter; 3],
     /// Dropped copies, by [`DropReason`].
-    pub dropped: [Counter; 4],
+    pub dropped: [Counter; 5],
     /// Comparisons, by [`Outcome`] (mirrors that compare).
     pub compared: [Counter; 3],
     /// Comparisons skipped, by [`SkipReason`].
@@ -201,7 +206,7 @@ pub struct MirrorStats {
     /// By [`FailReason`].
     pub failed: [u64; 3],
     /// By [`DropReason`].
-    pub dropped: [u64; 4],
+    pub dropped: [u64; 5],
     /// By [`Outcome`].
     pub compared: [u64; 3],
     /// By [`SkipReason`].
@@ -274,7 +279,7 @@ mod tests {
         assert_eq!((s.sampled, s.sent), (1, 1));
         assert_eq!(s.completed, [0, 1, 0, 0, 1]);
         assert_eq!(s.failed, [0, 0, 1]);
-        assert_eq!(s.dropped, [0, 1, 0, 0]);
+        assert_eq!(s.dropped, [0, 1, 0, 0, 0]);
     }
 
     #[test]
@@ -288,8 +293,8 @@ mod tests {
             "sampled=0 sent=0 completed_1xx=0 completed_2xx=1 completed_3xx=0 \
              completed_4xx=0 completed_5xx=0 failed_connect=0 failed_reset=1 \
              failed_timeout=0 dropped_overload=0 dropped_body_too_large=0 \
-             dropped_method_filtered=0 dropped_body_abandoned=1 compared_match=0 \
-             compared_differ=0 compared_noise_only=0 compare_skipped_mirror_failed=0 \
+             dropped_method_filtered=0 dropped_body_abandoned=1 dropped_upgrade=0 \
+             compared_match=0 compared_differ=0 compared_noise_only=0 compare_skipped_mirror_failed=0 \
              compare_skipped_control_failed=0 compare_skipped_client_gone=0 \
              compare_skipped_overload=0 compare_skipped_too_large=0 \
              compare_skipped_timeout=0 compare_truncated=0 compare_unrecorded=0"

@@ -14,6 +14,7 @@ mod labels;
 mod limit;
 mod mirror_counters;
 mod status_class;
+mod tunnels;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use labels::{
 pub use limit::Limit;
 pub use mirror_counters::{DropReason, FailReason, MirrorCounters, MirrorStats, SkipReason};
 pub use status_class::StatusClass;
+pub use tunnels::{TunnelClose, TunnelCounters, TunnelPermit};
 
 use crate::Protocol;
 
@@ -86,6 +88,7 @@ struct Families {
     reloads: Family<ReloadLabels, Counter>,
     limit_hits: Family<LimitLabels, Counter>,
     access_log_dropped: Counter,
+    tunnels: tunnels::TunnelFamilies,
     /// Per protocol (see `handles::protocol_index`), resolved once: these
     /// move on every request or connection.
     in_flight_by_protocol: [Gauge; 3],
@@ -135,6 +138,7 @@ impl Metrics {
             reloads: Family::default(),
             limit_hits: Family::default(),
             access_log_dropped: Counter::default(),
+            tunnels: Default::default(),
             in_flight_by_protocol: Default::default(),
             requests_by_protocol: Default::default(),
             open_by_protocol: Default::default(),
@@ -267,6 +271,7 @@ impl Metrics {
             "Access log lines dropped because the writer fell behind",
             f.access_log_dropped.clone(),
         );
+        f.tunnels.register(r);
         f.registry = registry;
         Metrics { inner: Arc::new(f) }
     }
@@ -360,6 +365,18 @@ impl Metrics {
             .reloads
             .get_or_create(&ReloadLabels { result })
             .inc();
+    }
+
+    /// A permit for one more tunnel, unless `max_tunnels` are open
+    /// (counted across reloads).
+    pub fn tunnel_permit(&self, max_tunnels: usize) -> Option<TunnelPermit> {
+        self.inner.tunnels.permit(max_tunnels)
+    }
+
+    /// Counts a tunnel opened over `protocol`; it is open until the
+    /// counters drop.
+    pub fn tunnel_opened(&self, protocol: Protocol) -> TunnelCounters {
+        self.inner.tunnels.opened(protocol)
     }
 
     /// The counter of dropped access log lines.

@@ -207,6 +207,16 @@ impl MirrorTarget {
         })
     }
 
+    /// Counts a request that asks for a tunnel as dropped when the
+    /// sampler chose it: a copy of a handshake would open a second live
+    /// session on the mirror, so upgrades are never copied.
+    pub fn decline_upgrade(&self, headers: &http::HeaderMap, client: std::net::IpAddr) {
+        if self.sampler.sample(headers, client) {
+            self.counters.sampled();
+            self.dropped(DropReason::Upgrade);
+        }
+    }
+
     /// Counts a dropped copy, and the comparison it will not have.
     fn dropped(&self, reason: DropReason) {
         self.counters.dropped(reason);
@@ -215,7 +225,7 @@ impl MirrorTarget {
             DropReason::BodyTooLarge => SkipReason::TooLarge,
             DropReason::BodyAbandoned => SkipReason::MirrorFailed,
             // Never meant to be copied, so never meant to be compared.
-            DropReason::MethodFiltered => return,
+            DropReason::MethodFiltered | DropReason::Upgrade => return,
         };
         if self.compare.is_some() {
             self.counters.compare_skipped(skipped);

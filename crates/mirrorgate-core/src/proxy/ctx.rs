@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use super::body_limits::{BodyFault, FaultCell};
 use super::request_id::request_id;
 use super::service::Service;
+use super::tunnel::PendingTunnel;
 use super::unread_body;
 use super::ProxyInner;
 use crate::access_log::AccessRecord;
@@ -51,6 +52,9 @@ pub(super) struct RequestCtx {
     /// Where the limited request body records why it was cut, once its
     /// limits apply.
     pub(super) body_fault_cell: Option<FaultCell>,
+    /// The tunnel the backend accepted, started once its answer is on
+    /// its way to the client.
+    pub(super) tunnel: Option<PendingTunnel>,
 }
 
 impl RequestCtx {
@@ -79,6 +83,7 @@ impl RequestCtx {
             mirrored: false,
             answer_sinks: Vec::new(),
             body_fault_cell: None,
+            tunnel: None,
         }
     }
 

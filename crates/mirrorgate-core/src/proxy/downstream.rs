@@ -6,6 +6,7 @@ use http::uri::Authority;
 use http::{HeaderValue, Request, Response};
 
 use super::{Proxy, ProxyError};
+use crate::tunnel::TunnelOffer;
 use crate::{body, Body, ConnInfo};
 
 /// `[proxy] plain_http = "redirect"`.
@@ -74,7 +75,14 @@ impl Proxy {
 /// `:authority`, HTTP/1.1 absolute-form, which RFC 9112 §3.2.2 ranks above
 /// `Host`), else the single `Host` header.
 pub fn request_authority<B>(req: &Request<B>) -> Result<Authority, ProxyError> {
-    if req.method() == http::Method::CONNECT {
+    // Only an extended CONNECT (HTTP/2, HTTP/3 `:protocol`) that the
+    // listener offered as a tunnel; plain CONNECT would make the proxy an
+    // open relay to any host.
+    let extended_connect = req
+        .extensions()
+        .get::<TunnelOffer>()
+        .is_some_and(|offer| offer.protocol.is_some());
+    if req.method() == http::Method::CONNECT && !extended_connect {
         return Err(ProxyError::BadRequest("CONNECT is not supported"));
     }
     let mut hosts = req.headers().get_all(HOST).iter();

@@ -29,6 +29,18 @@ pub enum ProxyError {
     /// The backend could not be reached or did not answer in time.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// An extended CONNECT for a protocol the route does not tunnel
+    /// (`[[routes]] upgrades`).
+    #[error("the route does not tunnel `{0}`")]
+    UpgradeNotAllowed(String),
+    /// `[proxy] max_tunnels` tunnels are open.
+    #[error("max_tunnels tunnels are open")]
+    TooManyTunnels,
+    /// The backend answered a tunnel's handshake in a way the client must
+    /// not get (a 2xx that did not switch, a wrong accept), or switched
+    /// protocols on a request that did not ask.
+    #[error("bad switch from the backend: {0}")]
+    BadSwitch(&'static str),
 }
 
 impl ProxyError {
@@ -41,6 +53,9 @@ impl ProxyError {
             ProxyError::Body(BodyFault::ReadTimeout) => StatusCode::REQUEST_TIMEOUT,
             ProxyError::Body(BodyFault::LengthMismatch) => StatusCode::BAD_REQUEST,
             ProxyError::Upstream(e) => e.status(),
+            ProxyError::UpgradeNotAllowed(_) => StatusCode::NOT_IMPLEMENTED,
+            ProxyError::TooManyTunnels => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::BadSwitch(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -68,6 +83,15 @@ impl ProxyError {
             }
             ProxyError::Upstream(_) => {
                 "504 Gateway Timeout: the backend did not answer in time\n".into()
+            }
+            ProxyError::UpgradeNotAllowed(protocol) => {
+                format!("501 Not Implemented: this route does not open `{protocol}` tunnels\n")
+            }
+            ProxyError::TooManyTunnels => {
+                "503 Service Unavailable: too many tunnels are open\n".into()
+            }
+            ProxyError::BadSwitch(_) => {
+                "502 Bad Gateway: the backend did not switch protocols as asked\n".into()
             }
         };
         let mut response = Response::new(body::full(text));

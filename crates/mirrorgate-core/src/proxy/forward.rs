@@ -24,6 +24,13 @@ impl Proxy {
         }
         let (response, backend) = sent?;
         ctx.backend = Some(backend);
+        if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+            // Nothing asked for it (tunnels take another way): whatever
+            // the backend now speaks must not reach the client as HTTP.
+            return Err(ProxyError::BadSwitch(
+                "101 Switching Protocols to a request that did not ask",
+            ));
+        }
         Ok(response.map(body::boxed))
     }
 }

@@ -10,7 +10,7 @@ use http_body::Body as _;
 
 use super::ctx::RequestCtx;
 use super::Proxy;
-use crate::access_log::{AccessLog, AccessRecord};
+use crate::access_log::{AccessLog, AccessRecord, TunnelRecord};
 use crate::body::{BodyWatcher, Polled, Watched};
 use crate::metrics::{GaugeGuard, ServiceMetrics};
 use crate::{body, Body, ConnInfo, Protocol};
@@ -25,6 +25,18 @@ impl Proxy {
         ctx: RequestCtx,
         conn: &ConnInfo,
     ) -> Response<Body> {
+        let exchange = self.exchange(&response, ctx, conn);
+        response.map(|body| body::boxed(observed(body, exchange)))
+    }
+
+    /// Counts the request and its response head against its service, and
+    /// keeps what finishing the exchange needs.
+    pub(super) fn exchange(
+        &self,
+        response: &Response<Body>,
+        ctx: RequestCtx,
+        conn: &ConnInfo,
+    ) -> Exchange {
         let RequestCtx {
             started,
             in_flight,
@@ -56,20 +68,19 @@ impl Proxy {
                 }
                 (log, record)
             });
-        let exchange = Exchange {
+        Exchange {
             started,
             protocol: conn.protocol,
             metrics,
             log,
             in_flight,
-        };
-        response.map(|body| body::boxed(observed(body, exchange)))
+        }
     }
 }
 
 /// An exchange whose response head is decided; finished by
-/// [`ObservedBody`].
-struct Exchange {
+/// [`ObservedBody`], or by its tunnel's end ([`Exchange::tunnel_opened`]).
+pub(super) struct Exchange {
     /// When the request arrived.
     started: Instant,
     /// The client protocol.
@@ -95,6 +106,40 @@ impl Exchange {
         // Only now, its response done, does the request stop counting as
         // in flight.
         drop(self.in_flight);
+    }
+
+    /// The exchange of a tunnel's handshake, done: its duration is the
+    /// handshake's (a tunnel's hours would drown the request latencies),
+    /// and it stops counting as in flight (`mirrorgate_tunnels_open`
+    /// counts it now). The access log line waits for the tunnel's end.
+    pub(super) fn tunnel_opened(self) -> TunnelLine {
+        self.metrics
+            .duration(self.protocol, self.started.elapsed().as_secs_f64());
+        TunnelLine {
+            started: self.started,
+            log: self.log,
+        }
+    }
+}
+
+/// A tunnel's access log line, written when it ends.
+pub(super) struct TunnelLine {
+    started: Instant,
+    log: Option<(AccessLog, AccessRecord)>,
+}
+
+impl TunnelLine {
+    /// Writes the line: the tunnel's whole life, what it carried, why it
+    /// ended.
+    pub(super) fn finish(self, tunnel: TunnelRecord) {
+        let Some((log, mut record)) = self.log else {
+            return;
+        };
+        record.bytes = tunnel.bytes_to_client;
+        record.duration = self.started.elapsed();
+        record.complete = true;
+        record.tunnel = Some(tunnel);
+        log.write(record);
     }
 }
 

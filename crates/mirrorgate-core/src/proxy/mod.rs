@@ -46,6 +46,7 @@ mod request_id;
 mod response_filter;
 mod route;
 mod service;
+mod tunnel;
 mod unread_body;
 mod upstream_request;
 
@@ -80,6 +81,9 @@ pub struct ProxySettings {
     pub alt_svc: Option<HeaderValue>,
     /// Answer plain-HTTP requests with a redirect to HTTPS.
     pub https_redirect: Option<HttpsRedirect>,
+    /// Tunnels open at once, every protocol together (`[proxy]
+    /// max_tunnels`).
+    pub max_tunnels: usize,
 }
 
 impl Default for ProxySettings {
@@ -89,6 +93,7 @@ impl Default for ProxySettings {
             request_id_header: DEFAULT_REQUEST_ID_HEADER,
             alt_svc: None,
             https_redirect: None,
+            max_tunnels: crate::tunnel::DEFAULT_MAX_TUNNELS,
         }
     }
 }
@@ -172,13 +177,18 @@ impl Proxy {
     /// Serves one request; always yields a response.
     pub async fn serve(&self, req: Request<Body>, conn: &ConnInfo) -> Response<Body> {
         let mut ctx = RequestCtx::new(&self.inner, &req, conn);
-        let req = self.keep_unread_body(req, &mut ctx);
+        let mut req = self.keep_unread_body(req, &mut ctx);
         let proxied = async {
             let authority = request_authority(&req)?;
             if let Some(redirect) = self.https_redirect(&req, &authority, conn) {
                 return Ok(redirect);
             }
             let route = self.select_route(&authority, &req, &mut ctx)?;
+            if let Some(ask) = self.ask_tunnel(&mut req, route)? {
+                let req = self.upstream_request(req, &authority, &ctx, conn);
+                // Boxed: the ordinary request's future stays small.
+                return Box::pin(self.open_tunnel(req, ask, route, &mut ctx, conn)).await;
+            }
             let req = self.limit_request_body(req, &route.body_limits, &mut ctx, conn)?;
             let req = self.upstream_request(req, &authority, &ctx, conn);
             let req = self.dispatch_mirrors(req, &route.service, &mut ctx, conn);
@@ -190,7 +200,10 @@ impl Proxy {
         };
         let response = self.capture_for_compare(response, &mut ctx);
         let response = self.filter_response(response, conn);
-        self.logging(response, ctx, conn)
+        match ctx.tunnel.take() {
+            Some(tunnel) => self.start_tunnel(response, tunnel, ctx, conn),
+            None => self.logging(response, ctx, conn),
+        }
     }
 }
 

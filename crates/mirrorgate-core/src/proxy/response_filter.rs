@@ -1,7 +1,7 @@
 //! Response filter phase: the response's headers made fit for the client.
 
 use http::header::ALT_SVC;
-use http::Response;
+use http::{Response, StatusCode};
 
 use super::Proxy;
 use crate::headers::strip_hop_by_hop;
@@ -15,8 +15,13 @@ impl Proxy {
         mut response: Response<Body>,
         conn: &ConnInfo,
     ) -> Response<Body> {
+        let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
-        strip_hop_by_hop(headers);
+        // A 101 is only ever the tunnel phase's own answer, whose
+        // `Connection: upgrade` and `Upgrade` are what it is about.
+        if !switching {
+            strip_hop_by_hop(headers);
+        }
         if conn.protocol != Protocol::Http3 {
             if let Some(alt_svc) = &self.inner.settings.alt_svc {
                 headers.insert(ALT_SVC, alt_svc.clone());

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::BodyLimits;
 use crate::metrics::ServiceMetrics;
 use crate::mirror::MirrorTarget;
+use crate::tunnel::TunnelSettings;
 use crate::upstream::UpstreamPool;
 
 /// A named set of primary backends.
@@ -29,4 +30,6 @@ pub struct RouteTarget {
     pub service: Arc<Service>,
     /// Size and stall limits for request bodies on this route.
     pub body_limits: BodyLimits,
+    /// Which upgrades the route tunnels, and their limits.
+    pub tunnel: TunnelSettings,
 }

@@ -2,11 +2,20 @@
 //! `Upgrade` such as WebSocket, an extended CONNECT on HTTP/2 or HTTP/3)
 //! and, once the backend accepts, the bytes both ways.
 //!
-//! The listener offers the client's side ([`TunnelOffer`]); the core
-//! decides, asks the backend and joins the two sides.
+//! The listener offers the client's side ([`TunnelOffer`]); the proxy's
+//! tunnel phase checks the route's rules ([`TunnelSettings`]), asks the
+//! backend in its own protocol (`handshake`) and, once both sides are
+//! there, joins them (`pump`) until a side closes or a limit does.
 
+pub(crate) mod handshake;
 mod offer;
+pub(crate) mod pump;
+mod settings;
 
+pub(crate) use offer::ClientSide;
 pub use offer::{
     offer_hyper_upgrade, ClientIo, ConnectionHold, ConnectionHolds, TunnelIo, TunnelOffer,
+};
+pub use settings::{
+    default_upgrades, upgrades, TunnelSettings, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_TUNNELS,
 };

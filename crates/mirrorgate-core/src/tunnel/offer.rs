@@ -88,7 +88,9 @@ impl TunnelOffer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<ClientSide>> {
         // Nothing panics while holding it; a poisoned lock still holds
         // a consistent value.
-        self.side.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.side
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 

@@ -26,6 +26,8 @@ pub struct UpstreamPool {
     active: Option<ActiveHealth>,
     /// Where connect failures and health are counted.
     stats: BackendStats,
+    /// The HTTP version spoken to the backends.
+    protocol: UpstreamProtocol,
 }
 
 impl UpstreamPool {
@@ -57,6 +59,7 @@ impl UpstreamPool {
             balancer: RoundRobin::default(),
             active: settings.active_health.clone(),
             stats: BackendStats::default(),
+            protocol: settings.protocol,
         })
     }
 
@@ -145,6 +148,11 @@ impl UpstreamPool {
             self.report(index, change);
         })
         .await;
+    }
+
+    /// The HTTP version spoken to the backends.
+    pub fn protocol(&self) -> UpstreamProtocol {
+        self.protocol
     }
 
     /// Backend `index`'s URL.

@@ -10,7 +10,7 @@
 //!       "completed": {"1xx": 0, "2xx": 1, "3xx": 0, "4xx": 0, "5xx": 0},
 //!       "failed": {"connect": 0, "reset": 0, "timeout": 0},
 //!       "dropped": {"overload": 0, "body_too_large": 0,
-//!                   "method_filtered": 0, "body_abandoned": 0},
+//!                   "method_filtered": 0, "body_abandoned": 0, "upgrade": 0},
 //!       "compare": null | {
 //!           "compared": {"match": 0, "differ": 0, "noise_only": 0},
 //!           "skipped": {"mirror_failed": 0, "control_failed": 0, "client_gone": 0,
@@ -197,7 +197,7 @@ pub(super) mod tests {
                 "completed": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 1, "5xx": 0},
                 "failed": {"connect": 0, "reset": 1, "timeout": 0},
                 "dropped": {"overload": 0, "body_too_large": 0,
-                            "method_filtered": 1, "body_abandoned": 0},
+                            "method_filtered": 1, "body_abandoned": 0, "upgrade": 0},
                 "compare": null,
             })
         );
@@ -213,12 +213,12 @@ pub(super) mod tests {
     fn counts_keep_counter_order() {
         let text = serde_json::to_string(&Counts::of(
             DropReason::ALL.map(DropReason::label),
-            &[4, 3, 2, 1],
+            &[5, 4, 3, 2, 1],
         ))
         .unwrap();
         assert_eq!(
             text,
-            r#"{"overload":4,"body_too_large":3,"method_filtered":2,"body_abandoned":1}"#
+            r#"{"overload":5,"body_too_large":4,"method_filtered":3,"body_abandoned":2,"upgrade":1}"#
         );
     }
 }
