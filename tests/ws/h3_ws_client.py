@@ -22,7 +22,8 @@ deadline (``--timeout``).
 With ``--expect-status N`` (N other than 200) it only checks that the
 extended CONNECT is answered with N and prints the summary;
 ``--plain-connect`` sends a CONNECT without ``:protocol`` instead, to
-check that it is refused. ``--authority`` may carry a port
+check that it is refused. ``--streams N`` runs N tunnels at once on the
+one QUIC connection, each with the whole suite. ``--authority`` may carry a port
 (``localhost:8443``); the TLS server name is its host.
 """
 
@@ -227,110 +228,135 @@ async def run(args, step: List[str]) -> dict:
                 f"(settings: {settings})"
             )
 
-        step[0] = "extended CONNECT"
-        stream_id = client._quic.get_next_available_stream_id()
-        if args.plain_connect:
-            # RFC 9114 §4.4: a CONNECT without :protocol has only
-            # :method and :authority.
-            request = [(b":method", b"CONNECT"), (b":authority", args.authority.encode())]
-        else:
-            request = [
-                (b":method", b"CONNECT"),
-                (b":protocol", b"websocket"),
-                (b":scheme", b"https"),
-                (b":path", args.path.encode()),
-                (b":authority", args.authority.encode()),
-                (b"sec-websocket-version", b"13"),
-            ]
-        client.h3.send_headers(stream_id, request, end_stream=False)
-        client.transmit()
-        socket = WebSocket(client, stream_id)
-        event = await socket.next_h3()
-        if isinstance(event, StreamEnded):
-            raise Failure("the stream ended without a response")
-        if not isinstance(event, HeadersReceived):
-            raise Failure(f"expected the response HEADERS, got {event}")
-        headers = {k.decode(): v.decode() for k, v in event.headers}
-        status = int(headers.get(":status", "0"))
-        summary["status"] = status
-        summary["response_headers"] = headers
-        if status != args.expect_status:
-            raise Failure(
-                f"extended CONNECT answered {status}, expected {args.expect_status}: "
-                f"{headers}"
-            )
-        if status != 200:
-            return summary
-        if event.stream_ended:
-            raise Failure("the 200 ended the stream: no tunnel")
+        # Every tunnel at once on this one connection, each its own
+        # request stream.
+        tunnels = await asyncio.gather(
+            *(tunnel(client, args, step, index) for index in range(args.streams))
+        )
+        summary.update(tunnels[0])
+        summary["streams"] = len(tunnels)
+        if "tunnel_bytes_received" in summary:
+            summary["tunnel_bytes_received"] = sum(t["tunnel_bytes_received"] for t in tunnels)
+    return summary
 
-        step[0] = "text and binary echo"
-        socket.send(Message(data=TEXT))
-        socket.send(Message(data=BINARY))
-        kind, data = await socket.message("text echo")
-        if kind is not TextMessage or data != TEXT:
-            raise Failure(f"text echo differs: {kind.__name__} {data!r}")
-        kind, data = await socket.message("binary echo")
-        if kind is not BytesMessage or data != BINARY:
-            raise Failure(f"binary echo differs: {kind.__name__}, {len(data)} bytes")
-        summary["text_echo"] = True
-        summary["binary_echo"] = True
 
-        step[0] = "1 MiB echo"
-        socket.send(Message(data=LARGE))
-        kind, data = await socket.message("1 MiB echo")
-        if kind is not BytesMessage or data != LARGE:
-            raise Failure(
-                f"1 MiB echo differs: {kind.__name__}, {len(data)} bytes "
-                f"(sent {len(LARGE)})"
-            )
-        summary["large_echo_bytes"] = len(data)
+async def tunnel(client: H3Client, args, step: List[str], index: int) -> dict:
+    """One extended CONNECT and its echo suite: the stream's summary."""
+    try:
+        return await echo_suite(client, args, step)
+    except Failure as failure:
+        if args.streams == 1:
+            raise
+        raise Failure(f"stream {index}: {failure}") from None
 
-        step[0] = "ping"
-        socket.send(Ping(payload=PING))
-        while True:
-            try:
-                event = await socket.next_ws()
-            except StreamClosed:
-                raise Failure("ping: the stream ended before the pong")
-            if isinstance(event, Pong):
-                if bytes(event.payload) != PING:
-                    raise Failure(f"pong payload differs: {event.payload!r}")
-                break
-            raise Failure(f"ping: expected a pong, got {event}")
-        summary["pong"] = True
 
-        step[0] = "close handshake"
-        socket.send(CloseConnection(code=CLOSE_CODE, reason=CLOSE_REASON))
-        while True:
-            try:
-                event = await socket.next_ws()
-            except StreamClosed:
-                raise Failure("close: the stream ended before the close came back")
-            if isinstance(event, CloseConnection):
-                break
-            raise Failure(f"close: expected the echoed close, got {event}")
-        summary["close_code"] = event.code
-        summary["close_reason"] = event.reason
-        if event.code != CLOSE_CODE or event.reason != CLOSE_REASON:
-            raise Failure(
-                f"close echoed as {event.code} {event.reason!r}, "
-                f"sent {CLOSE_CODE} {CLOSE_REASON!r}"
-            )
-        if socket.ws.state is not ConnectionState.CLOSED:
-            raise Failure(f"WebSocket not closed after the handshake: {socket.ws.state}")
+async def echo_suite(client: H3Client, args, step: List[str]) -> dict:
+    """The extended CONNECT, its answer and (if 200) the echo suite."""
+    summary: dict = {}
+    step[0] = "extended CONNECT"
+    stream_id = client._quic.get_next_available_stream_id()
+    if args.plain_connect:
+        # RFC 9114 §4.4: a CONNECT without :protocol has only
+        # :method and :authority.
+        request = [(b":method", b"CONNECT"), (b":authority", args.authority.encode())]
+    else:
+        request = [
+            (b":method", b"CONNECT"),
+            (b":protocol", b"websocket"),
+            (b":scheme", b"https"),
+            (b":path", args.path.encode()),
+            (b":authority", args.authority.encode()),
+            (b"sec-websocket-version", b"13"),
+        ]
+    client.h3.send_headers(stream_id, request, end_stream=False)
+    client.transmit()
+    socket = WebSocket(client, stream_id)
+    event = await socket.next_h3()
+    if isinstance(event, StreamEnded):
+        raise Failure("the stream ended without a response")
+    if not isinstance(event, HeadersReceived):
+        raise Failure(f"expected the response HEADERS, got {event}")
+    headers = {k.decode(): v.decode() for k, v in event.headers}
+    status = int(headers.get(":status", "0"))
+    summary["status"] = status
+    summary["response_headers"] = headers
+    if status != args.expect_status:
+        raise Failure(
+            f"extended CONNECT answered {status}, expected {args.expect_status}: "
+            f"{headers}"
+        )
+    if status != 200:
+        return summary
+    if event.stream_ended:
+        raise Failure("the 200 ended the stream: no tunnel")
 
-        step[0] = "end of the stream (FIN) after the close"
-        # Our side is done too: FIN, as a TCP client closes its socket.
-        socket.end_stream()
-        while not socket.fin:
-            try:
-                event = await socket.next_ws()
-            except StreamClosed:
-                break
-            raise Failure(f"after the close: unexpected {event}")
-        summary["stream_fin"] = True
-        summary["tunnel_bytes_received"] = socket.data_bytes
+    step[0] = "text and binary echo"
+    socket.send(Message(data=TEXT))
+    socket.send(Message(data=BINARY))
+    kind, data = await socket.message("text echo")
+    if kind is not TextMessage or data != TEXT:
+        raise Failure(f"text echo differs: {kind.__name__} {data!r}")
+    kind, data = await socket.message("binary echo")
+    if kind is not BytesMessage or data != BINARY:
+        raise Failure(f"binary echo differs: {kind.__name__}, {len(data)} bytes")
+    summary["text_echo"] = True
+    summary["binary_echo"] = True
+
+    step[0] = "1 MiB echo"
+    socket.send(Message(data=LARGE))
+    kind, data = await socket.message("1 MiB echo")
+    if kind is not BytesMessage or data != LARGE:
+        raise Failure(
+            f"1 MiB echo differs: {kind.__name__}, {len(data)} bytes "
+            f"(sent {len(LARGE)})"
+        )
+    summary["large_echo_bytes"] = len(data)
+
+    step[0] = "ping"
+    socket.send(Ping(payload=PING))
+    while True:
+        try:
+            event = await socket.next_ws()
+        except StreamClosed:
+            raise Failure("ping: the stream ended before the pong")
+        if isinstance(event, Pong):
+            if bytes(event.payload) != PING:
+                raise Failure(f"pong payload differs: {event.payload!r}")
+            break
+        raise Failure(f"ping: expected a pong, got {event}")
+    summary["pong"] = True
+
+    step[0] = "close handshake"
+    socket.send(CloseConnection(code=CLOSE_CODE, reason=CLOSE_REASON))
+    while True:
+        try:
+            event = await socket.next_ws()
+        except StreamClosed:
+            raise Failure("close: the stream ended before the close came back")
+        if isinstance(event, CloseConnection):
+            break
+        raise Failure(f"close: expected the echoed close, got {event}")
+    summary["close_code"] = event.code
+    summary["close_reason"] = event.reason
+    if event.code != CLOSE_CODE or event.reason != CLOSE_REASON:
+        raise Failure(
+            f"close echoed as {event.code} {event.reason!r}, "
+            f"sent {CLOSE_CODE} {CLOSE_REASON!r}"
+        )
+    if socket.ws.state is not ConnectionState.CLOSED:
+        raise Failure(f"WebSocket not closed after the handshake: {socket.ws.state}")
+
+    step[0] = "end of the stream (FIN) after the close"
+    # Our side is done too: FIN, as a TCP client closes its socket.
+    socket.end_stream()
+    while not socket.fin:
+        try:
+            event = await socket.next_ws()
+        except StreamClosed:
+            break
+        raise Failure(f"after the close: unexpected {event}")
+    summary["stream_fin"] = True
+    summary["tunnel_bytes_received"] = socket.data_bytes
     return summary
 
 
@@ -364,11 +390,19 @@ def main() -> int:
         "--expect-status", type=int, default=200, help="expected :status (default 200)"
     )
     parser.add_argument(
+        "--streams",
+        type=int,
+        default=1,
+        help="tunnels at once on the one connection, each running the suite",
+    )
+    parser.add_argument(
         "--plain-connect",
         action="store_true",
         help="send a CONNECT without :protocol (expect a refusal: use --expect-status)",
     )
     args = parser.parse_args()
+    if args.streams < 1:
+        parser.error("--streams must be at least 1")
     step = ["start"]
     try:
         summary = asyncio.run(asyncio.wait_for(run(args, step), args.timeout))

@@ -3,8 +3,9 @@
 //! wsproto) checks SETTINGS_ENABLE_CONNECT_PROTOCOL, sends the extended
 //! CONNECT over QUIC and runs an echo suite (text, binary, 1 MiB,
 //! ping/pong, close 4001, FIN) to the HTTP/1.1 `websockets` backend
-//! `tests/ws/echo_server.py`, which the proxy reaches by an Upgrade. A
-//! plain CONNECT (no `:protocol`) over HTTP/3 is still refused.
+//! `tests/ws/echo_server.py`, which the proxy reaches by an Upgrade, on
+//! one tunnel and on three at once over one QUIC connection. A plain
+//! CONNECT (no `:protocol`) over HTTP/3 is still refused.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -263,6 +264,44 @@ fn an_h3_client_echoes_through_an_http11_websocket_backend() {
         assert!(bytes > MIB, "{key}: {line}");
     }
     assert_eq!(line["bytes"], line["tunnel"]["bytes_to_client"], "{line}");
+}
+
+/// Three tunnels at once on one QUIC connection, each its own request
+/// stream running the whole suite: each is handed over, counted and
+/// closed on its own.
+#[test]
+fn three_h3_tunnels_at_once_share_one_connection() {
+    const STREAMS: usize = 3;
+    let echo = EchoServer::start();
+    let proxy = tls_proxy(&app_service(&[&echo.url()], ""));
+    let report = h3_ws_client(&proxy, &["--streams", &STREAMS.to_string()])
+        .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
+    assert_eq!(report["streams"], STREAMS, "{report}");
+    assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
+    assert_eq!(report["stream_fin"], true, "{report}");
+
+    let samples = wait_for_closed_tunnels(&proxy, "h3", STREAMS as f64);
+    let h3 = [("protocol", "h3")];
+    for family in [
+        "mirrorgate_tunnels_opened_total",
+        "mirrorgate_tunnels_closed_total",
+    ] {
+        assert_eq!(
+            prom::value(&samples, family, &h3),
+            STREAMS as f64,
+            "{family}"
+        );
+    }
+    assert_eq!(prom::value(&samples, "mirrorgate_tunnels_open", &h3), 0.0);
+    let lines = access_log_lines(&proxy.dir.path().join("access.log"), STREAMS);
+    assert_eq!(lines.len(), STREAMS, "one line per tunnel: {lines:?}");
+    for line in &lines {
+        assert_eq!(
+            (&line["protocol"], &line["status"]),
+            (&Value::from("h3"), &Value::from(200)),
+            "{line}"
+        );
+    }
 }
 
 /// A CONNECT without `:protocol` over HTTP/3 is refused as before the
