@@ -183,6 +183,9 @@ async fn serve_connection(
     });
     let built = h3::server::builder()
         .max_field_section_size(settings.max_field_section_size)
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL: clients may send WebSocket
+        // as an extended CONNECT (RFC 9220); see `request`.
+        .enable_extended_connect(true)
         .build::<_, Bytes>(LimitedConnection::new(
             h3_quinn::Connection::new(connection),
             frame_limit(settings),
@@ -196,6 +199,14 @@ async fn serve_connection(
             return;
         }
     };
+    // A tunnel (an extended CONNECT the core accepted) outlives its
+    // request task but not this loop, so the connection stays counted
+    // (`_open`, the admission ticket) while it is open, with no
+    // `ConnectionHolds`: h3's `accept` ends (`Ok(None)`) only after the
+    // client's GOAWAY once every request stream is dropped, and the
+    // tunnel owns its stream; an error ends it only with the QUIC
+    // connection, which ends the tunnel too. (Dropping `h3_conn` closes
+    // the connection, so this order matters.)
     let mut goaway_sent = false;
     loop {
         let accepted = tokio::select! {
@@ -217,10 +228,12 @@ async fn serve_connection(
                 let handler = cx.handler.clone();
                 let conn = conn.clone();
                 let metrics = cx.metrics.clone();
+                let lifecycle = cx.lifecycle.clone();
                 cx.lifecycle.spawn(async move {
                     match resolver.resolve_request().await {
                         Ok((req, stream)) => {
-                            crate::request::serve_request(req, stream, conn, handler).await
+                            crate::request::serve_request(req, stream, conn, handler, &lifecycle)
+                                .await
                         }
                         Err(error) => {
                             if let StreamError::HeaderTooBig { .. } = error {

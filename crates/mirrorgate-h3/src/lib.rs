@@ -5,9 +5,11 @@ mod admission;
 mod body;
 mod endpoint;
 mod frame_limit;
+mod handover;
 mod limited;
 mod request;
 mod settings;
+mod tunnel_stream;
 
 pub use endpoint::{bind, serve};
 pub use settings::{Http3Settings, RetryPolicy};

@@ -22,6 +22,9 @@ mod balancing;
 mod errors;
 mod upstream;
 
+// WebSockets (tunnels), per protocol.
+mod websocket_h3;
+
 // Mirroring, and comparing mirror answers.
 mod compare;
 mod mirror;
