@@ -223,7 +223,7 @@ impl Metrics {
         );
         r.register(
             "mirror_dropped",
-            "Sampled copies not sent: overload (max_in_flight reached), body_too_large, method_filtered, body_abandoned",
+            "Sampled copies not sent: overload (max_in_flight reached), body_too_large, method_filtered, body_abandoned, upgrade (tunnels are never copied)",
             f.mirror_dropped.clone(),
         );
         r.register(

@@ -220,7 +220,7 @@ fn new_key() -> String {
 }
 
 /// `Sec-WebSocket-Accept` for `key` (RFC 6455 §4.2.2).
-fn accept_for(key: &[u8]) -> String {
+pub fn accept_for(key: &[u8]) -> String {
     let mut sha1 = Sha1::new();
     sha1.update(key);
     sha1.update(WEBSOCKET_GUID.as_bytes());

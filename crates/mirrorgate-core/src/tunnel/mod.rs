@@ -12,6 +12,7 @@ mod offer;
 pub(crate) mod pump;
 mod settings;
 
+pub use handshake::accept_for as websocket_accept;
 pub(crate) use offer::ClientSide;
 pub use offer::{
     offer_hyper_upgrade, ClientIo, ConnectionHold, ConnectionHolds, TunnelIo, TunnelOffer,

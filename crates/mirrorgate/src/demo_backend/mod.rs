@@ -1,11 +1,12 @@
 //! Built-in demo backends: real HTTP servers (HTTP/1.1 and h2c) on
 //! loopback, so the embedded default works with nothing else running.
 //! Each serves a small JSON API under `/api/` in the version its config
-//! names ([`json_api`]), and describes every other request it receives
-//! ([`echo`]).
+//! names ([`json_api`]), a WebSocket echo at `/ws` ([`websocket`]), and
+//! describes every other request it receives ([`echo`]).
 
 mod echo;
 mod json_api;
+mod websocket;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -63,8 +64,10 @@ pub(crate) async fn start(backends: &[DemoBackendConfig]) -> anyhow::Result<Vec<
                         demo.received.fetch_add(1, Ordering::Relaxed);
                         answer(demo.clone(), peer, req)
                     });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
+                    let mut builder = auto::Builder::new(TokioExecutor::new());
+                    builder.http2().enable_connect_protocol();
+                    let _ = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .await;
                 });
             }
@@ -78,6 +81,9 @@ async fn answer(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if websocket::asks(&req) {
+        return Ok(websocket::accept(req, &demo.name));
+    }
     let (parts, mut body) = req.into_parts();
     // Count the body as it streams by; nothing is kept.
     let mut body_len = 0usize;
