@@ -2,13 +2,15 @@
 
     python tests/ws/h2_ws_client.py --connect 127.0.0.1:8443 \
         --cafile localhost.pem --authority localhost:8443 [--path /ws] \
-        [--h2c] [--plain-connect] [--timeout 60]
+        [--h2c] [--streams N] [--plain-connect] [--timeout 60]
 
 Built on the `h2` package (HTTP/2 frames) and `wsproto` (WebSocket frames
 on the tunnel's byte stream, no handshake of its own), both from
 scripts/py-tools.sh. One connection, TLS with ALPN h2 verified against
 --cafile for the host of --authority (or, with --h2c, cleartext HTTP/2
-with prior knowledge, for talking to a backend directly).
+with prior knowledge, for talking to a backend directly). With
+--streams N, N tunnels are open on it at once and run the suite side by
+side, each with messages of its own.
 
 Echo suite (the default), each step checked against what came back:
   1. the server's SETTINGS carry SETTINGS_ENABLE_CONNECT_PROTOCOL = 1;
@@ -76,9 +78,23 @@ def pattern(n):
     return bytes(out)
 
 
-class Tunnel:
-    """One HTTP/2 connection with (at most) one extended CONNECT stream,
-    and the WebSocket on that stream."""
+class Stream:
+    """One extended CONNECT stream and the WebSocket on it."""
+
+    def __init__(self, stream_id):
+        self.id = stream_id
+        self.status = None
+        self.response_headers = {}
+        self.reset = None  # error code name of a RST_STREAM on it
+        self.ended = False  # the server sent END_STREAM
+        self.ws = Connection(ConnectionType.CLIENT)
+        self.events = []  # WebSocket events not yet consumed
+        self.pongs = []  # answers to the server's pings, not yet sent
+        self.bytes_received = 0  # tunnel bytes (DATA payload) received
+
+
+class Tunnels:
+    """One HTTP/2 connection and the extended CONNECT streams on it."""
 
     def __init__(self, args, deadline, validate_outbound=True):
         self.deadline = deadline
@@ -109,17 +125,9 @@ class Tunnel:
         self.conn.increment_flow_control_window(RECEIVE_WINDOW)
         self.flush()
         self.settings_seen = False
-        self.stream_id = None
-        self.status = None
-        self.response_headers = {}
-        self.reset = None  # error code name of a RST_STREAM on our stream
-        self.stream_ended = False  # the server sent END_STREAM
+        self.streams = {}  # stream id -> Stream
         self.goaway = None
         self.closed = False  # the server closed the connection
-        self.ws = Connection(ConnectionType.CLIENT)
-        self.ws_events = []  # WebSocket events not yet consumed
-        self.pongs = []  # answers to the server's pings, not yet sent
-        self.bytes_received = 0  # tunnel bytes (DATA payload) received
 
     def left(self):
         left = self.deadline - time.monotonic()
@@ -153,54 +161,61 @@ class Tunnel:
         for event in self.conn.receive_data(data):
             self.handle(event)
         self.flush()
-        pongs, self.pongs = self.pongs, []
-        for pong in pongs:
-            self.send_bytes(pong)
+        for stream in self.streams.values():
+            pongs, stream.pongs = stream.pongs, []
+            for pong in pongs:
+                self.send_bytes(stream, pong)
 
     def handle(self, event):
         if isinstance(event, h2.events.RemoteSettingsChanged):
             self.settings_seen = True
-        elif isinstance(event, h2.events.ResponseReceived) and event.stream_id == self.stream_id:
-            self.response_headers = dict(event.headers)
-            self.status = int(self.response_headers[":status"])
-        elif isinstance(event, h2.events.DataReceived) and event.stream_id == self.stream_id:
-            self.bytes_received += len(event.data)
+            return
+        if isinstance(event, h2.events.ConnectionTerminated):
+            self.goaway = error_name(event.error_code)
+            return
+        stream = self.streams.get(getattr(event, "stream_id", None))
+        if stream is None:
+            return
+        if isinstance(event, h2.events.ResponseReceived):
+            stream.response_headers = dict(event.headers)
+            stream.status = int(stream.response_headers[":status"])
+        elif isinstance(event, h2.events.DataReceived):
+            stream.bytes_received += len(event.data)
             # Hand the window back as soon as the bytes are taken, as a
             # reader keeping up would.
-            self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            if self.ws.state == ConnectionState.CLOSED:
+            self.conn.acknowledge_received_data(event.flow_controlled_length, stream.id)
+            if stream.ws.state == ConnectionState.CLOSED:
                 # E.g. the empty DATA frame that carries END_STREAM.
                 if event.data:
-                    raise Failed(f"{len(event.data)} bytes arrived after the WebSocket was closed")
+                    raise Failed(f"stream {stream.id}: {len(event.data)} bytes arrived after the WebSocket was closed")
                 return
-            self.ws.receive_data(event.data)
-            for ws_event in self.ws.events():
+            stream.ws.receive_data(event.data)
+            for ws_event in stream.ws.events():
                 if isinstance(ws_event, ws_events.Ping):
                     # Answered after this batch of frames: sending here
                     # could wait for a window and read again.
-                    self.pongs.append(self.ws.send(ws_event.response()))
-                self.ws_events.append(ws_event)
-        elif isinstance(event, h2.events.StreamEnded) and event.stream_id == self.stream_id:
-            self.stream_ended = True
-            if self.ws.state != ConnectionState.CLOSED:
+                    stream.pongs.append(stream.ws.send(ws_event.response()))
+                stream.events.append(ws_event)
+        elif isinstance(event, h2.events.StreamEnded):
+            stream.ended = True
+            if stream.ws.state != ConnectionState.CLOSED:
                 # The end of the byte stream before a close handshake:
                 # wsproto reports it as a close with code 1006.
-                self.ws.receive_data(None)
-                self.ws_events.extend(self.ws.events())
-        elif isinstance(event, h2.events.StreamReset) and event.stream_id == self.stream_id:
-            self.reset = error_name(event.error_code)
-        elif isinstance(event, h2.events.ConnectionTerminated):
-            self.goaway = error_name(event.error_code)
+                stream.ws.receive_data(None)
+                stream.events.extend(stream.ws.events())
+        elif isinstance(event, h2.events.StreamReset):
+            stream.reset = error_name(event.error_code)
 
-    def wait_until(self, what, done, resets_fail=True, closing_fails=True):
-        """Pumps until `done()` or the deadline; fails naming `what`."""
+    def wait_until(self, what, done, stream=None, resets_fail=True, closing_fails=True):
+        """Pumps until `done()` or the deadline; fails naming `what` (and
+        on a reset of `stream`, unless told not to)."""
         while not done():
-            if resets_fail and self.reset is not None:
-                raise Failed(f"the stream was reset ({self.reset}) while waiting for {what}")
+            if resets_fail and stream is not None and stream.reset is not None:
+                raise Failed(f"stream {stream.id} was reset ({stream.reset}) while waiting for {what}")
             if self.closed and not closing_fails:
                 return
             if self.closed:
-                raise Failed(f"the server closed the connection while waiting for {what}")
+                raise Failed(f"the server closed the connection while waiting for {what} (GOAWAY: {self.goaway})")
             if time.monotonic() >= self.deadline:
                 raise Failed(f"timed out waiting for {what}")
             self.pump(0.5)
@@ -212,37 +227,40 @@ class Tunnel:
         return self.conn.remote_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL, 0)
 
     def open(self, headers):
-        self.stream_id = self.conn.get_next_available_stream_id()
-        self.conn.send_headers(self.stream_id, headers, end_stream=False)
+        stream = Stream(self.conn.get_next_available_stream_id())
+        self.streams[stream.id] = stream
+        self.conn.send_headers(stream.id, headers, end_stream=False)
         self.flush()
+        return stream
 
-    def send_bytes(self, data):
-        """Sends `data` on the stream as DATA frames, within the stream's
+    def send_bytes(self, stream, data):
+        """Sends `data` on `stream` as DATA frames, within the stream's
         and the connection's send windows (reading while they are shut,
-        so the window updates, and the echo, keep coming)."""
+        so the window updates, and the echoes, keep coming)."""
         view = memoryview(data)
         while view:
-            window = self.conn.local_flow_control_window(self.stream_id)
+            window = self.conn.local_flow_control_window(stream.id)
             if window <= 0:
-                if self.reset is not None or self.closed:
-                    raise Failed(f"the stream went away while sending (reset {self.reset})")
+                if stream.reset is not None or self.closed:
+                    raise Failed(f"stream {stream.id} went away while sending (reset {stream.reset})")
                 self.pump(0.5)
                 continue
             size = min(len(view), window, self.conn.max_outbound_frame_size)
-            self.conn.send_data(self.stream_id, bytes(view[:size]))
+            self.conn.send_data(stream.id, bytes(view[:size]))
             self.flush()
             view = view[size:]
 
-    def send_ws(self, event):
-        self.send_bytes(self.ws.send(event))
+    def send_ws(self, stream, event):
+        self.send_bytes(stream, stream.ws.send(event))
 
-    def next_message(self, what):
-        """The next whole message (text or bytes, its fragments joined),
-        Pong or CloseConnection."""
+    def next_message(self, stream, what):
+        """The next whole message on `stream` (text or bytes, its
+        fragments joined), Pong or CloseConnection."""
         parts = []
+        what = f"{what} on stream {stream.id}"
         while True:
-            self.wait_until(what, lambda: self.ws_events)
-            event = self.ws_events.pop(0)
+            self.wait_until(what, lambda: stream.events, stream=stream)
+            event = stream.events.pop(0)
             if isinstance(event, ws_events.Message):
                 parts.append(event.data)
                 if event.message_finished:
@@ -271,101 +289,133 @@ def error_name(code):
         return str(code)
 
 
-def extended_connect_headers(tunnel, args):
+def extended_connect_headers(tunnels, args):
     return [
         (":method", "CONNECT"),
         (":protocol", "websocket"),
         (":scheme", "http" if args.h2c else "https"),
         (":path", args.path),
-        (":authority", tunnel.authority),
+        (":authority", tunnels.authority),
         ("sec-websocket-version", "13"),
     ]
 
 
-def echo(tunnel, what, event, expect_kind, expect_data):
-    tunnel.send_ws(event)
-    kind, data = tunnel.next_message(f"the echo of {what}")
-    if kind != expect_kind or data != expect_data:
-        shown = data if len(data) <= 64 else f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
-        raise Failed(f"{what}: sent a {expect_kind}, got back a {kind}: {shown!r}")
+def shown(data):
+    if len(data) <= 64:
+        return repr(data)
+    return f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
+
+
+def echo_step(tunnels, streams, what, make):
+    """Sends `make(i)` (a wsproto message event) on every stream, then
+    checks that each stream echoes its own."""
+    sent = {}
+    for i, stream in enumerate(streams):
+        sent[stream.id] = make(i)
+        tunnels.send_ws(stream, sent[stream.id])
+    for stream in streams:
+        expect = sent[stream.id]
+        kind, data = tunnels.next_message(stream, f"the echo of {what}")
+        if kind != type(expect).__name__ or data != expect.data:
+            raise Failed(
+                f"stream {stream.id}, {what}: sent a {type(expect).__name__} {shown(expect.data)}, "
+                f"got back a {kind}: {shown(data)}"
+            )
 
 
 def echo_suite(args, deadline):
-    report = {"mode": "echo"}
-    tunnel = Tunnel(args, deadline)
-    report["alpn"] = tunnel.alpn
-    setting = tunnel.enable_connect_protocol()
+    report = {"mode": "echo", "streams": args.streams}
+    tunnels = Tunnels(args, deadline)
+    report["alpn"] = tunnels.alpn
+    setting = tunnels.enable_connect_protocol()
     report["enable_connect_protocol"] = setting
     if setting != 1:
         raise Failed(f"SETTINGS_ENABLE_CONNECT_PROTOCOL is {setting}, not 1: the server does not offer RFC 8441")
-    tunnel.open(extended_connect_headers(tunnel, args))
-    tunnel.wait_until("the answer to the extended CONNECT", lambda: tunnel.status is not None)
-    report["status"] = tunnel.status
-    report["response_headers"] = tunnel.response_headers
-    if tunnel.status != 200:
-        raise Failed(f"the extended CONNECT was answered {tunnel.status}, not 200: {tunnel.response_headers}")
+    # All the tunnels open at once on the one connection.
+    streams = [tunnels.open(extended_connect_headers(tunnels, args)) for _ in range(args.streams)]
+    for stream in streams:
+        tunnels.wait_until(
+            f"the answer to the extended CONNECT on stream {stream.id}",
+            lambda: stream.status is not None,
+            stream=stream,
+        )
+        if stream.status != 200:
+            raise Failed(f"the extended CONNECT on stream {stream.id} was answered {stream.status}, not 200: "
+                         f"{stream.response_headers}")
+    report["status"] = streams[0].status
+    report["response_headers"] = streams[0].response_headers
 
-    text = "hello over HTTP/2 \u2713"
-    echo(tunnel, "a text message", ws_events.TextMessage(data=text), "TextMessage", text)
-    binary = bytes(range(256))
-    echo(tunnel, "a binary message", ws_events.BytesMessage(data=binary), "BytesMessage", binary)
+    # Each stream's messages differ from the others', so that an echo
+    # crossing to another stream cannot pass.
+    echo_step(tunnels, streams, "a text message",
+              lambda i: ws_events.TextMessage(data=f"hello over HTTP/2 \u2713 #{i}"))
+    echo_step(tunnels, streams, "a binary message",
+              lambda i: ws_events.BytesMessage(data=bytes([i & 0xFF]) + bytes(range(256))))
     big = pattern(BIG)
-    echo(tunnel, "a 1 MiB message", ws_events.BytesMessage(data=big), "BytesMessage", big)
+    echo_step(tunnels, streams, "a 1 MiB message",
+              lambda i: ws_events.BytesMessage(data=i.to_bytes(4, "big") + big[4:]))
     report["big_sha256"] = hashlib.sha256(big).hexdigest()
 
-    tunnel.send_ws(ws_events.Ping(payload=b"mirrorgate-ping"))
-    kind, pong = tunnel.next_message("the pong")
-    if kind != "Pong" or pong.payload != b"mirrorgate-ping":
-        raise Failed(f"a ping was answered by {kind}: {pong!r}")
-    report["pong"] = pong.payload.decode()
+    for i, stream in enumerate(streams):
+        tunnels.send_ws(stream, ws_events.Ping(payload=f"mirrorgate-ping-{i}".encode()))
+    for i, stream in enumerate(streams):
+        kind, pong = tunnels.next_message(stream, "the pong")
+        if kind != "Pong" or pong.payload != f"mirrorgate-ping-{i}".encode():
+            raise Failed(f"stream {stream.id}: a ping was answered by {kind}: {pong!r}")
+    report["pong"] = "mirrorgate-ping-0"
 
-    tunnel.send_ws(ws_events.CloseConnection(code=CLOSE_CODE, reason="bye"))
-    kind, close = tunnel.next_message("the close echo")
-    if kind != "CloseConnection" or close.code != CLOSE_CODE:
-        raise Failed(f"a close with code {CLOSE_CODE} was answered by {kind}: {close!r}")
-    report["close_code"] = close.code
-    # RFC 8441 §4: the tunnel ends with END_STREAM both ways. The server
+    for stream in streams:
+        tunnels.send_ws(stream, ws_events.CloseConnection(code=CLOSE_CODE, reason="bye"))
+    for stream in streams:
+        kind, close = tunnels.next_message(stream, "the close echo")
+        if kind != "CloseConnection" or close.code != CLOSE_CODE:
+            raise Failed(f"stream {stream.id}: a close with code {CLOSE_CODE} was answered by {kind}: {close!r}")
+    report["close_code"] = CLOSE_CODE
+    # RFC 8441 §4: a tunnel ends with END_STREAM both ways. The server
     # may have ended it already, and then reset it with NO_ERROR (RFC 9113
     # §8.1: "stop sending, the answer is complete").
-    try:
-        tunnel.conn.end_stream(tunnel.stream_id)
-        tunnel.flush()
-    except h2.exceptions.StreamClosedError:
-        pass
-    tunnel.wait_until(
-        "the server's END_STREAM after the close",
-        lambda: tunnel.stream_ended or tunnel.reset is not None,
-        resets_fail=False,
-    )
-    report["stream_ended"] = tunnel.stream_ended
-    report["reset_after_close"] = tunnel.reset
-    if not tunnel.stream_ended or tunnel.reset not in (None, "NO_ERROR"):
-        raise Failed(f"the stream ended by a reset ({tunnel.reset}), not END_STREAM, after the close handshake")
-    report["ws_state"] = tunnel.ws.state.name
-    if tunnel.ws.state != ConnectionState.CLOSED:
-        raise Failed(f"the WebSocket is {tunnel.ws.state.name} after the close handshake, not CLOSED")
-    report["tunnel_bytes_received"] = tunnel.bytes_received
-    tunnel.close()
+    for stream in streams:
+        try:
+            tunnels.conn.end_stream(stream.id)
+            tunnels.flush()
+        except h2.exceptions.StreamClosedError:
+            pass
+    for stream in streams:
+        tunnels.wait_until(
+            f"the server's END_STREAM after the close on stream {stream.id}",
+            lambda: stream.ended or stream.reset is not None,
+            resets_fail=False,
+        )
+        if not stream.ended or stream.reset not in (None, "NO_ERROR"):
+            raise Failed(f"stream {stream.id} ended by a reset ({stream.reset}), not END_STREAM, "
+                         "after the close handshake")
+        if stream.ws.state != ConnectionState.CLOSED:
+            raise Failed(f"stream {stream.id}: the WebSocket is {stream.ws.state.name} after the close "
+                         "handshake, not CLOSED")
+    report["stream_ended"] = all(s.ended for s in streams)
+    report["resets_after_close"] = [s.reset for s in streams]
+    report["tunnel_bytes_received"] = sum(s.bytes_received for s in streams)
+    tunnels.close()
     return report
 
 
 def plain_connect(args, deadline):
     # The `h2` package checks outgoing requests as if every one had a
     # :path and :scheme; a plain CONNECT has neither (RFC 9113 §8.5).
-    tunnel = Tunnel(args, deadline, validate_outbound=False)
-    report = {"mode": "plain-connect", "alpn": tunnel.alpn}
-    report["enable_connect_protocol"] = tunnel.enable_connect_protocol()
-    tunnel.open([(":method", "CONNECT"), (":authority", tunnel.authority)])
-    tunnel.wait_until(
+    tunnels = Tunnels(args, deadline, validate_outbound=False)
+    report = {"mode": "plain-connect", "alpn": tunnels.alpn}
+    report["enable_connect_protocol"] = tunnels.enable_connect_protocol()
+    stream = tunnels.open([(":method", "CONNECT"), (":authority", tunnels.authority)])
+    tunnels.wait_until(
         "an answer or a reset to the plain CONNECT",
-        lambda: tunnel.status is not None or tunnel.reset is not None or tunnel.goaway is not None,
+        lambda: stream.status is not None or stream.reset is not None or tunnels.goaway is not None,
         resets_fail=False,
         closing_fails=False,
     )
-    report.update(status=tunnel.status, reset=tunnel.reset, goaway=tunnel.goaway, closed=tunnel.closed)
-    tunnel.close()
-    if tunnel.status is not None and 200 <= tunnel.status < 300:
-        raise Failed(f"a plain CONNECT (no :protocol) was accepted with {tunnel.status}: {json.dumps(report)}")
+    report.update(status=stream.status, reset=stream.reset, goaway=tunnels.goaway, closed=tunnels.closed)
+    tunnels.close()
+    if stream.status is not None and 200 <= stream.status < 300:
+        raise Failed(f"a plain CONNECT (no :protocol) was accepted with {stream.status}: {json.dumps(report)}")
     return report
 
 
@@ -377,8 +427,11 @@ def main():
     parser.add_argument("--path", default="/ws")
     parser.add_argument("--h2c", action="store_true", help="cleartext HTTP/2, prior knowledge")
     parser.add_argument("--plain-connect", action="store_true", help="send a CONNECT without :protocol")
+    parser.add_argument("--streams", type=int, default=1, help="tunnels at once on the one connection")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds for the whole run")
     args = parser.parse_args()
+    if args.streams < 1:
+        parser.error("--streams must be at least 1")
     if not args.h2c and not args.cafile:
         parser.error("--cafile is required over TLS")
     deadline = time.monotonic() + args.timeout

@@ -112,10 +112,13 @@ fn client_args(proxy: &Proxy) -> Vec<String> {
     ]
 }
 
-/// The RFC 8441 echo suite of `h2_ws_client.py` through the proxy; panics
-/// (with the proxy's log) unless it passed.
-fn h2_echo_suite(proxy: &Proxy) -> Value {
-    let report = run_python("h2_ws_client.py", &client_args(proxy))
+/// The RFC 8441 echo suite of `h2_ws_client.py` through the proxy, on
+/// `streams` tunnels at once over one connection; panics (with the
+/// proxy's log) unless it passed.
+fn h2_echo_suite(proxy: &Proxy, streams: usize) -> Value {
+    let mut args = client_args(proxy);
+    args.extend(["--streams".into(), streams.to_string()]);
+    let report = run_python("h2_ws_client.py", &args)
         .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
     assert_eq!(report["status"], 200, "{report}");
     assert_eq!(report["enable_connect_protocol"], 1, "{report}");
@@ -226,7 +229,7 @@ fn access_log_lines(path: &Path, count: usize) -> Vec<Value> {
 
 /// The tools agree with each other before the proxy is put between them:
 /// the h2 client's whole suite against the HTTP/2-only backend, directly
-/// over h2c. A failure here is the harness's, not the proxy's.
+/// over h2c, three tunnels at once. A failure here is the harness's, not the proxy's.
 #[test]
 fn the_h2_client_and_the_h2_only_backend_agree_without_the_proxy() {
     let backend = H2WsBackend::start();
@@ -236,6 +239,8 @@ fn the_h2_client_and_the_h2_only_backend_agree_without_the_proxy() {
             "--connect".into(),
             backend.addr.to_string(),
             "--h2c".into(),
+            "--streams".into(),
+            "3".into(),
             "--timeout".into(),
             SCRIPT_TIMEOUT.into(),
         ],
@@ -243,12 +248,13 @@ fn the_h2_client_and_the_h2_only_backend_agree_without_the_proxy() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report["status"], 200, "{report}");
     assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
-    let sessions = backend.wait_for_sessions(1, Duration::from_secs(30));
-    assert_eq!(sessions.len(), 1, "{sessions:?}");
-    assert_eq!(sessions[0].echoed, 3, "{sessions:?}");
-    assert_eq!(sessions[0].pings, 1, "{sessions:?}");
-    assert_eq!(sessions[0].close_code, Some(4001), "{sessions:?}");
-    assert_eq!(sessions[0].error, None, "{sessions:?}");
+    let sessions = backend.wait_for_sessions(3, Duration::from_secs(30));
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
+    for session in &sessions {
+        assert_eq!((session.echoed, session.pings), (3, 1), "{session:?}");
+        assert_eq!(session.close_code, Some(4001), "{session:?}");
+        assert_eq!(session.error, None, "{session:?}");
+    }
 }
 
 /// (a) + (f): an HTTP/2 client's extended CONNECT reaches an HTTP/1.1
@@ -258,7 +264,7 @@ fn the_h2_client_and_the_h2_only_backend_agree_without_the_proxy() {
 fn an_h2_client_echoes_through_an_http11_websocket_backend() {
     let echo = EchoServer::start();
     let proxy = tls_proxy(&app_service(&[&echo.url()], ""));
-    h2_echo_suite(&proxy);
+    h2_echo_suite(&proxy, 1);
 
     let samples = wait_for_closed_tunnels(&proxy, "h2", 1.0);
     let value = |name, labels: &[(&str, &str)]| prom::value(&samples, name, labels);
@@ -302,41 +308,49 @@ fn an_h2_client_echoes_through_an_http11_websocket_backend() {
     assert_eq!(line["bytes"], line["tunnel"]["bytes_to_client"], "{line}");
 }
 
-/// (b): to a backend that speaks only HTTP/2 the tunnel goes as an
-/// extended CONNECT of its own (h2c), `:protocol websocket`.
+/// (b): to a backend that speaks only HTTP/2 each tunnel goes as an
+/// extended CONNECT of its own (h2c), `:protocol websocket`; three at once
+/// on one client connection, each echoing its own messages.
 #[test]
-fn an_h2_client_reaches_an_h2_only_backend_by_extended_connect() {
+fn h2_clients_reach_an_h2_only_backend_by_extended_connect() {
+    const STREAMS: usize = 3;
     let backend = H2WsBackend::start();
     let proxy = tls_proxy(&app_service(&[&backend.url()], "protocol = \"h2\""));
-    h2_echo_suite(&proxy);
+    h2_echo_suite(&proxy, STREAMS);
 
     let requests = backend.requests();
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    let seen = &requests[0];
-    assert_eq!(seen.method, "CONNECT", "{seen:?}");
-    assert_eq!(seen.protocol.as_deref(), Some("websocket"), "{seen:?}");
-    assert_eq!(seen.version, "HTTP/2.0", "{seen:?}");
-    assert_eq!(seen.path, "/ws", "{seen:?}");
-    assert_eq!(
-        seen.header_values("sec-websocket-version"),
-        ["13"],
-        "{seen:?}"
-    );
-    let sessions = backend.wait_for_sessions(1, Duration::from_secs(30));
-    assert_eq!(sessions.len(), 1, "{sessions:?}");
-    let session = &sessions[0];
-    assert_eq!((session.echoed, session.pings), (3, 1), "{session:?}");
-    assert_eq!(session.close_code, Some(4001), "{session:?}");
-    assert_eq!(session.error, None, "{session:?}");
-    let samples = wait_for_closed_tunnels(&proxy, "h2", 1.0);
-    assert_eq!(
-        prom::value(
-            &samples,
-            "mirrorgate_tunnels_opened_total",
-            &[("protocol", "h2")]
-        ),
-        1.0
-    );
+    assert_eq!(requests.len(), STREAMS, "{requests:?}");
+    for seen in &requests {
+        assert_eq!(seen.method, "CONNECT", "{seen:?}");
+        assert_eq!(seen.protocol.as_deref(), Some("websocket"), "{seen:?}");
+        assert_eq!(seen.version, "HTTP/2.0", "{seen:?}");
+        assert_eq!(seen.path, "/ws", "{seen:?}");
+        assert_eq!(
+            seen.header_values("sec-websocket-version"),
+            ["13"],
+            "{seen:?}"
+        );
+    }
+    let sessions = backend.wait_for_sessions(STREAMS, Duration::from_secs(30));
+    assert_eq!(sessions.len(), STREAMS, "{sessions:?}");
+    for session in &sessions {
+        assert_eq!((session.echoed, session.pings), (3, 1), "{session:?}");
+        assert_eq!(session.close_code, Some(4001), "{session:?}");
+        assert_eq!(session.error, None, "{session:?}");
+    }
+    let samples = wait_for_closed_tunnels(&proxy, "h2", STREAMS as f64);
+    let h2 = [("protocol", "h2")];
+    for family in [
+        "mirrorgate_tunnels_opened_total",
+        "mirrorgate_tunnels_closed_total",
+    ] {
+        assert_eq!(
+            prom::value(&samples, family, &h2),
+            STREAMS as f64,
+            "{family}"
+        );
+    }
+    assert_eq!(prom::value(&samples, "mirrorgate_tunnels_open", &h2), 0.0);
 }
 
 /// (c): an HTTP/1.1 client's Upgrade to the HTTP/2-only backend: the
