@@ -460,6 +460,17 @@ fn chromium_opens_a_websocket_over_h2() {
         proxy.logs()
     );
     assert_eq!(opened("h1"), 0.0, "Chromium fell back to HTTP/1.1");
+    // The access log says so too: every tunnel's line is h2, status 200.
+    let lines = access_log_lines(&proxy.dir.path().join("access.log"), 3);
+    let tunnels: Vec<&Value> = lines.iter().filter(|l| l.get("tunnel").is_some()).collect();
+    assert!(tunnels.len() >= 2, "{lines:?}");
+    for line in tunnels {
+        assert_eq!(
+            (&line["protocol"], &line["status"]),
+            (&Value::from("h2"), &Value::from(200)),
+            "{line}"
+        );
+    }
 }
 
 /// (e): a CONNECT without `:protocol` is refused as before the extended
