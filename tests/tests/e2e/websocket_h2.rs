@@ -387,9 +387,13 @@ fn an_http11_client_gets_101_with_the_right_accept_from_an_h2_only_backend() {
         "{seen:?}"
     );
     // Connection-specific headers have no place in HTTP/2 (RFC 9113
-    // §8.2.2): the Upgrade was translated, not forwarded.
-    for hop in ["connection", "upgrade"] {
-        assert!(seen.header_values(hop).is_empty(), "{hop}: {seen:?}");
+    // §8.2.2), nor the key, which HTTP/2 does not use (RFC 8441 §5): the
+    // Upgrade was translated, not forwarded.
+    for dropped in ["connection", "upgrade", "sec-websocket-key"] {
+        assert!(
+            seen.header_values(dropped).is_empty(),
+            "{dropped}: {seen:?}"
+        );
     }
     let sessions = backend.wait_for_sessions(1, Duration::from_secs(30));
     assert_eq!(sessions.len(), 1, "{sessions:?}");
