@@ -1,9 +1,10 @@
-//! A real browser on the live page: Debian's headless Chromium, driven by
-//! `tests/browser/live_page.mjs` (playwright-core from
-//! `scripts/browser-tools.sh`, installed once into
-//! `target/browser-tools/`).
+//! A real browser: Debian's headless Chromium, driven by the scripts in
+//! `tests/browser/` (playwright-core from `scripts/browser-tools.sh`,
+//! installed once into `target/browser-tools/`): the live page
+//! (`live_page.mjs`, [`LivePageCheck`]) and a WebSocket over HTTP/2
+//! (`websocket_h2.mjs`, through [`spawn_script`]).
 //!
-//! The check runs in the background ([`LivePageCheck::spawn`]) so that the
+//! A check runs in the background ([`LivePageCheck::spawn`]) so that the
 //! test can send traffic over every protocol while the page watches.
 
 use std::io::Read;
@@ -63,9 +64,7 @@ impl LivePageCheck {
     /// Starts the check in the background.
     pub fn spawn(&self) -> RunningCheck {
         let tools = tools("the live page's browser test needs Chromium and playwright-core");
-        let script = workspace_root().join("tests/browser/live_page.mjs");
         let mut args: Vec<String> = vec![
-            script.display().to_string(),
             "--tools".into(),
             tools.into(),
             "--admin".into(),
@@ -90,21 +89,29 @@ impl LivePageCheck {
                 args.extend([flag.to_string(), value.clone()]);
             }
         }
-        let mut child = Command::new("node")
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run node ({e}): install Debian's nodejs (scripts/install-test-deps.sh does)")
-            });
-        let stdout = drain(child.stdout.take().unwrap());
-        let stderr = drain(child.stderr.take().unwrap());
-        RunningCheck {
-            child,
-            stdout,
-            stderr,
-        }
+        spawn_script("live_page.mjs", &args)
+    }
+}
+
+/// Starts `node tests/browser/SCRIPT ARGS...` in the background (the
+/// caller passes `--tools`, from [`tools`]).
+pub fn spawn_script(script: &str, args: &[String]) -> RunningCheck {
+    let script = workspace_root().join("tests/browser").join(script);
+    let mut child = Command::new("node")
+        .arg(&script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run node ({e}): install Debian's nodejs (scripts/install-test-deps.sh does)")
+        });
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    RunningCheck {
+        child,
+        stdout,
+        stderr,
     }
 }
 

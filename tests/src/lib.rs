@@ -1,15 +1,17 @@
 //! Harness for mirrorgate's end-to-end tests: the real binary
 //! ([`proxy`]), a real recording backend ([`backend`]) and one for volume
-//! ([`bare`]), backends that fail on purpose ([`faulty`]), two versions of
-//! a JSON API ([`json_api`]), real curl ([`curl`]), a real browser
-//! ([`browser`]) and generated certificates ([`pki`]). Everything binds
-//! loopback only and is stopped by the handle that started it.
+//! ([`bare`]), a WebSocket echo backend that speaks only HTTP/2
+//! ([`h2_ws_backend`]), backends that fail on purpose ([`faulty`]), two
+//! versions of a JSON API ([`json_api`]), real curl ([`curl`]), a real
+//! browser ([`browser`]) and generated certificates ([`pki`]). Everything
+//! binds loopback only and is stopped by the handle that started it.
 
 pub mod backend;
 pub mod bare;
 pub mod browser;
 pub mod curl;
 pub mod faulty;
+pub mod h2_ws_backend;
 pub mod hyper_server;
 pub mod json_api;
 pub mod memory;

@@ -1,0 +1,502 @@
+//! WebSockets over HTTP/2 (RFC 8441) through mirrorgate, with real
+//! clients and real backends:
+//!
+//! - `tests/ws/h2_ws_client.py` (Python `h2` + `wsproto`) sends the
+//!   extended CONNECT over TLS and runs an echo suite (text, binary,
+//!   1 MiB, ping/pong, close 4001) to the HTTP/1.1 `websockets` backend
+//!   `tests/ws/echo_server.py` (the proxy turns it into an Upgrade) and to
+//!   an HTTP/2-only backend (`mirrorgate_tests::h2_ws_backend`, reached by
+//!   extended CONNECT over h2c);
+//! - an HTTP/1.1 `websockets` client reaches that HTTP/2-only backend too:
+//!   the proxy answers 101 with the Sec-WebSocket-Accept of its key;
+//! - headless Chromium loads a page over h2 and opens a WebSocket from it,
+//!   which mirrorgate's metrics show went over h2;
+//! - a plain CONNECT (no `:protocol`) is still refused.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use mirrorgate_tests::backend::Backend;
+use mirrorgate_tests::browser::{self, assert_png};
+use mirrorgate_tests::curl::{curl, Proto};
+use mirrorgate_tests::h2_ws_backend::H2WsBackend;
+use mirrorgate_tests::pki::write_self_signed;
+use mirrorgate_tests::prom;
+use mirrorgate_tests::proxy::{app_service, workspace_root, Proxy};
+use mirrorgate_tests::py_tools;
+use serde_json::Value;
+
+/// Upper bound for one client script (its own `--timeout` is below it).
+const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
+/// What the scripts are told: generous for a busy 2-core machine; it only
+/// bounds a run that hangs.
+const SCRIPT_TIMEOUT: &str = "90";
+/// The close code the clients send and expect echoed.
+const CLOSE_CODE: u64 = 4001;
+/// The big message of the h2 client's echo suite.
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// A proxy with a certificate for `localhost` (`localhost.pem` in its
+/// folder, which the clients trust) and `rest` after it, with a JSON
+/// access log at `access.log` in its folder.
+fn tls_proxy(rest: &str) -> Proxy {
+    let dir = tempfile::tempdir().unwrap();
+    write_self_signed(dir.path(), "localhost");
+    let log = dir.path().join("access.log");
+    Proxy::start_in(
+        dir,
+        &format!(
+            "[[tls.certificates]]\ncert = \"localhost.pem\"\nkey = \"localhost.key\"\n\n\
+             [access_log]\npath = \"{}\"\nformat = \"json\"\n\n{rest}",
+            log.display()
+        ),
+    )
+}
+
+fn ca_file(proxy: &Proxy) -> PathBuf {
+    proxy.dir.path().join("localhost.pem")
+}
+
+/// Runs `python tests/ws/SCRIPT ARGS` (bounded): its JSON report, or
+/// what it said on failure.
+fn run_python(script: &str, args: &[String]) -> Result<Value, String> {
+    let python = py_tools::python("the WebSocket tests run Python's h2, wsproto and websockets");
+    let mut child = Command::new(python)
+        .arg(workspace_root().join("tests/ws").join(script))
+        .args(args)
+        // No __pycache__ in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the py-tools python");
+    let deadline = Instant::now() + SCRIPT_LIMIT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{script} {args:?} still running after {SCRIPT_LIMIT:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    if !out.status.success() {
+        return Err(format!("{script} {args:?} failed: {stderr}{stdout}"));
+    }
+    eprintln!("{script} {args:?}: {stdout}{stderr}");
+    serde_json::from_str(&stdout).map_err(|e| format!("{script}: no JSON report ({e}): {stdout}"))
+}
+
+/// The arguments that point a client script at the proxy's HTTPS port,
+/// verifying its certificate.
+fn client_args(proxy: &Proxy) -> Vec<String> {
+    let port = proxy.https_port;
+    vec![
+        "--connect".into(),
+        format!("127.0.0.1:{port}"),
+        "--authority".into(),
+        format!("localhost:{port}"),
+        "--cafile".into(),
+        ca_file(proxy).display().to_string(),
+        "--timeout".into(),
+        SCRIPT_TIMEOUT.into(),
+    ]
+}
+
+/// The RFC 8441 echo suite of `h2_ws_client.py` through the proxy, on
+/// `streams` tunnels at once over one connection; panics (with the
+/// proxy's log) unless it passed.
+fn h2_echo_suite(proxy: &Proxy, streams: usize) -> Value {
+    let mut args = client_args(proxy);
+    args.extend(["--streams".into(), streams.to_string()]);
+    let report = run_python("h2_ws_client.py", &args)
+        .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
+    assert_eq!(report["status"], 200, "{report}");
+    assert_eq!(report["enable_connect_protocol"], 1, "{report}");
+    assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
+    assert_eq!(report["stream_ended"], true, "{report}");
+    report
+}
+
+/// `tests/ws/echo_server.py`: the HTTP/1.1 `websockets` echo backend,
+/// whose `GET /` is a page that opens a WebSocket to `/ws`. Killed on
+/// drop.
+struct EchoServer {
+    child: Child,
+    port: u16,
+}
+
+impl EchoServer {
+    fn start() -> EchoServer {
+        let python = py_tools::python("the WebSocket echo backend runs Python's websockets");
+        let mut child = Command::new(python)
+            .arg(workspace_root().join("tests/ws/echo_server.py"))
+            .args(["--port", "0"])
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run tests/ws/echo_server.py");
+        // Read on a thread: a server that never says where it listens must
+        // fail the test, not block it.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = line.strip_prefix("LISTENING ") {
+                    let _ = tx.send(port.trim().parse::<u16>().ok());
+                }
+            }
+        });
+        let port = rx.recv_timeout(Duration::from_secs(30));
+        let mut server = EchoServer { child, port: 0 };
+        match port {
+            Ok(Some(port)) => server.port = port,
+            other => {
+                let exited = server.child.try_wait().unwrap();
+                panic!(
+                    "echo_server.py did not print `LISTENING <port>` ({other:?}, exit {exited:?})"
+                );
+            }
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every sample of the proxy's `/metrics`.
+fn metrics(proxy: &Proxy) -> Vec<prom::Sample> {
+    let reply = curl(Proto::H1, &proxy.admin_url("/metrics"), &[]);
+    assert_eq!(reply.status, 200);
+    prom::parse(&reply.text())
+}
+
+/// Waits (at most 30 s) until `mirrorgate_tunnels_closed_total` of
+/// `protocol` reaches `count` (a tunnel is counted, and logged, when it
+/// ends, which may be just after the client saw it end); then the
+/// samples.
+fn wait_for_closed_tunnels(proxy: &Proxy, protocol: &str, count: f64) -> Vec<prom::Sample> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let samples = metrics(proxy);
+        let closed = prom::value(
+            &samples,
+            "mirrorgate_tunnels_closed_total",
+            &[("protocol", protocol)],
+        );
+        if closed >= count || Instant::now() > deadline {
+            return samples;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The JSON lines of the access log at `path` once there are `count` of
+/// them (at most 30 s).
+fn access_log_lines(path: &Path, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() >= count || Instant::now() > deadline {
+            return lines
+                .iter()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The tools agree with each other before the proxy is put between them:
+/// the h2 client's whole suite against the HTTP/2-only backend, directly
+/// over h2c, three tunnels at once. A failure here is the harness's, not the proxy's.
+#[test]
+fn the_h2_client_and_the_h2_only_backend_agree_without_the_proxy() {
+    let backend = H2WsBackend::start();
+    let report = run_python(
+        "h2_ws_client.py",
+        &[
+            "--connect".into(),
+            backend.addr.to_string(),
+            "--h2c".into(),
+            "--streams".into(),
+            "3".into(),
+            "--timeout".into(),
+            SCRIPT_TIMEOUT.into(),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["status"], 200, "{report}");
+    assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
+    let sessions = backend.wait_for_sessions(3, Duration::from_secs(30));
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
+    for session in &sessions {
+        assert_eq!((session.echoed, session.pings), (3, 1), "{session:?}");
+        assert_eq!(session.close_code, Some(4001), "{session:?}");
+        assert_eq!(session.error, None, "{session:?}");
+    }
+}
+
+/// (a) + (f): an HTTP/2 client's extended CONNECT reaches an HTTP/1.1
+/// WebSocket backend as an Upgrade; the tunnel counts as h2 in the
+/// metrics and ends with one access-log line, status 200.
+#[test]
+fn an_h2_client_echoes_through_an_http11_websocket_backend() {
+    let echo = EchoServer::start();
+    let proxy = tls_proxy(&app_service(&[&echo.url()], ""));
+    h2_echo_suite(&proxy, 1);
+
+    let samples = wait_for_closed_tunnels(&proxy, "h2", 1.0);
+    let value = |name, labels: &[(&str, &str)]| prom::value(&samples, name, labels);
+    let h2 = [("protocol", "h2")];
+    assert_eq!(value("mirrorgate_tunnels_opened_total", &h2), 1.0);
+    assert_eq!(value("mirrorgate_tunnels_closed_total", &h2), 1.0);
+    assert_eq!(value("mirrorgate_tunnels_open", &h2), 0.0);
+    for other in ["h1", "h3"] {
+        assert_eq!(
+            value("mirrorgate_tunnels_opened_total", &[("protocol", other)]),
+            0.0,
+            "{other}"
+        );
+    }
+    for direction in ["to_backend", "to_client"] {
+        let bytes = value(
+            "mirrorgate_tunnel_bytes_total",
+            &[("protocol", "h2"), ("direction", direction)],
+        );
+        assert!(bytes > MIB, "{direction}: {bytes} bytes");
+    }
+
+    let lines = access_log_lines(&proxy.dir.path().join("access.log"), 1);
+    assert_eq!(lines.len(), 1, "one line per tunnel: {lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["protocol"], "h2", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["service"], "app", "{line}");
+    assert_eq!(line["tunnel"]["protocol"], "websocket", "{line}");
+    let closed = line["tunnel"]["closed"].as_str().unwrap_or_default();
+    // The backend closes its side after the close handshake (RFC 6455
+    // §7.1.1) as the client ends its stream: either may come first.
+    assert!(
+        ["client_closed", "backend_closed"].contains(&closed),
+        "{line}"
+    );
+    for key in ["bytes_to_backend", "bytes_to_client"] {
+        let bytes = line["tunnel"][key].as_f64().unwrap_or_default();
+        assert!(bytes > MIB, "{key}: {line}");
+    }
+    assert_eq!(line["bytes"], line["tunnel"]["bytes_to_client"], "{line}");
+}
+
+/// (b): to a backend that speaks only HTTP/2 each tunnel goes as an
+/// extended CONNECT of its own (h2c), `:protocol websocket`; three at once
+/// on one client connection, each echoing its own messages.
+#[test]
+fn h2_clients_reach_an_h2_only_backend_by_extended_connect() {
+    const STREAMS: usize = 3;
+    let backend = H2WsBackend::start();
+    let proxy = tls_proxy(&app_service(&[&backend.url()], "protocol = \"h2\""));
+    h2_echo_suite(&proxy, STREAMS);
+
+    let requests = backend.requests();
+    assert_eq!(requests.len(), STREAMS, "{requests:?}");
+    for seen in &requests {
+        assert_eq!(seen.method, "CONNECT", "{seen:?}");
+        assert_eq!(seen.protocol.as_deref(), Some("websocket"), "{seen:?}");
+        assert_eq!(seen.version, "HTTP/2.0", "{seen:?}");
+        assert_eq!(seen.path, "/ws", "{seen:?}");
+        assert_eq!(
+            seen.header_values("sec-websocket-version"),
+            ["13"],
+            "{seen:?}"
+        );
+    }
+    let sessions = backend.wait_for_sessions(STREAMS, Duration::from_secs(30));
+    assert_eq!(sessions.len(), STREAMS, "{sessions:?}");
+    for session in &sessions {
+        assert_eq!((session.echoed, session.pings), (3, 1), "{session:?}");
+        assert_eq!(session.close_code, Some(4001), "{session:?}");
+        assert_eq!(session.error, None, "{session:?}");
+    }
+    let samples = wait_for_closed_tunnels(&proxy, "h2", STREAMS as f64);
+    let h2 = [("protocol", "h2")];
+    for family in [
+        "mirrorgate_tunnels_opened_total",
+        "mirrorgate_tunnels_closed_total",
+    ] {
+        assert_eq!(
+            prom::value(&samples, family, &h2),
+            STREAMS as f64,
+            "{family}"
+        );
+    }
+    assert_eq!(prom::value(&samples, "mirrorgate_tunnels_open", &h2), 0.0);
+}
+
+/// (c): an HTTP/1.1 client's Upgrade to the HTTP/2-only backend: the
+/// backend sees an extended CONNECT, the client a 101 whose
+/// Sec-WebSocket-Accept matches its Sec-WebSocket-Key (RFC 6455 §4.2.2),
+/// made by the proxy since the backend's 200 has none (RFC 8441 §5).
+#[test]
+fn an_http11_client_gets_101_with_the_right_accept_from_an_h2_only_backend() {
+    let backend = H2WsBackend::start();
+    let proxy = tls_proxy(&app_service(&[&backend.url()], "protocol = \"h2\""));
+    let report = run_python("h1_ws_handshake.py", &client_args(&proxy))
+        .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
+    assert_eq!(report["status"], 101, "{report}");
+    assert_eq!(report["accept"], report["expected_accept"], "{report}");
+    assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
+    let headers = &report["response_headers"];
+    assert_eq!(
+        headers["upgrade"].as_str().map(str::to_ascii_lowercase),
+        Some("websocket".into()),
+        "{report}"
+    );
+
+    let requests = backend.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let seen = &requests[0];
+    assert_eq!(
+        (seen.method.as_str(), seen.protocol.as_deref()),
+        ("CONNECT", Some("websocket")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.header_values("sec-websocket-version"),
+        ["13"],
+        "{seen:?}"
+    );
+    // Connection-specific headers have no place in HTTP/2 (RFC 9113
+    // §8.2.2), nor the key, which HTTP/2 does not use (RFC 8441 §5): the
+    // Upgrade was translated, not forwarded.
+    for dropped in ["connection", "upgrade", "sec-websocket-key"] {
+        assert!(
+            seen.header_values(dropped).is_empty(),
+            "{dropped}: {seen:?}"
+        );
+    }
+    let sessions = backend.wait_for_sessions(1, Duration::from_secs(30));
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0].echoed, 2, "{sessions:?}");
+    assert_eq!(sessions[0].close_code, Some(4001), "{sessions:?}");
+    let samples = wait_for_closed_tunnels(&proxy, "h1", 1.0);
+    assert_eq!(
+        prom::value(
+            &samples,
+            "mirrorgate_tunnels_opened_total",
+            &[("protocol", "h1")]
+        ),
+        1.0
+    );
+}
+
+/// (d): headless Chromium loads the echo backend's page through the
+/// proxy over h2, and the page's WebSocket (and one more the check opens
+/// in the page) echoes. Chromium would fall back to an HTTP/1.1
+/// connection for a WebSocket the server did not offer over h2, so the
+/// metrics must show the tunnels as h2 and none as h1.
+#[test]
+fn chromium_opens_a_websocket_over_h2() {
+    let echo = EchoServer::start();
+    let proxy = tls_proxy(&app_service(&[&echo.url()], ""));
+    let tools =
+        browser::tools("the WebSocket-over-HTTP/2 browser test needs Chromium and playwright-core");
+    let screenshot = proxy.dir.path().join("websocket-h2.png");
+    let args: Vec<String> = [
+        "--tools",
+        tools,
+        "--url",
+        &proxy.https_url("/"),
+        "--cert",
+        ca_file(&proxy).to_str().unwrap(),
+        "--screenshot",
+        screenshot.to_str().unwrap(),
+        "--timeout",
+        SCRIPT_TIMEOUT,
+    ]
+    .map(String::from)
+    .to_vec();
+    let outcome = browser::spawn_script("websocket_h2.mjs", &args).wait(SCRIPT_LIMIT);
+    assert!(
+        outcome.passed,
+        "the browser check failed:\n{}\n{}\nproxy log:\n{}",
+        outcome.stderr,
+        outcome.stdout,
+        proxy.logs()
+    );
+    assert_png(&screenshot);
+    let report: Value = serde_json::from_str(&outcome.stdout).unwrap();
+    assert_eq!(report["page_protocol"], "h2", "{report}");
+
+    // The page's WebSocket and the check's own.
+    let samples = wait_for_closed_tunnels(&proxy, "h2", 2.0);
+    let opened = |protocol| {
+        prom::value(
+            &samples,
+            "mirrorgate_tunnels_opened_total",
+            &[("protocol", protocol)],
+        )
+    };
+    assert!(
+        opened("h2") >= 2.0,
+        "tunnels over h2: {}\n{}",
+        opened("h2"),
+        proxy.logs()
+    );
+    assert_eq!(opened("h1"), 0.0, "Chromium fell back to HTTP/1.1");
+    // The access log says so too: every tunnel's line is h2, status 200.
+    let lines = access_log_lines(&proxy.dir.path().join("access.log"), 3);
+    let tunnels: Vec<&Value> = lines.iter().filter(|l| l.get("tunnel").is_some()).collect();
+    assert!(tunnels.len() >= 2, "{lines:?}");
+    for line in tunnels {
+        assert_eq!(
+            (&line["protocol"], &line["status"]),
+            (&Value::from("h2"), &Value::from(200)),
+            "{line}"
+        );
+    }
+}
+
+/// (e): a CONNECT without `:protocol` is refused as before the extended
+/// CONNECT existed, although the server now advertises it; nothing
+/// reaches the backend.
+#[test]
+fn a_plain_connect_is_still_refused() {
+    let backend = Backend::start("app");
+    let proxy = tls_proxy(&app_service(&[&backend.url()], ""));
+    let mut args = client_args(&proxy);
+    args.push("--plain-connect".into());
+    let report = run_python("h2_ws_client.py", &args)
+        .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
+    assert_eq!(report["enable_connect_protocol"], 1, "{report}");
+    assert_eq!(report["status"], 400, "{report}");
+    assert!(backend.requests().is_empty(), "{:?}", backend.requests());
+    assert_eq!(
+        prom::value(
+            &metrics(&proxy),
+            "mirrorgate_tunnels_opened_total",
+            &[("protocol", "h2")]
+        ),
+        0.0
+    );
+}
