@@ -160,6 +160,15 @@ class WebSocket:
                 raise Failure(f"unexpected HEADERS in the tunnel: {event.headers}")
             if isinstance(event, DataReceived):
                 self.data_bytes += len(event.data)
+                # A FIN may come as an empty DATA event of its own, after
+                # the close handshake: nothing for wsproto, which refuses
+                # any data once closed.
+                if not event.data:
+                    if event.stream_ended:
+                        self.fin = True
+                    continue
+                if self.ws.state is ConnectionState.CLOSED:
+                    raise Failure(f"{len(event.data)} bytes after the close handshake")
                 self.ws.receive_data(event.data)
                 for ws_event in self.ws.events():
                     if isinstance(ws_event, Ping):
