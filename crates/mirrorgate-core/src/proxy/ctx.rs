@@ -7,9 +7,9 @@ use http::{HeaderValue, Method, Request, Uri};
 use tokio::sync::oneshot;
 
 use super::body_limits::{BodyFault, FaultCell};
+use super::pending_tunnel::PendingTunnel;
 use super::request_id::request_id;
 use super::service::Service;
-use super::tunnel::PendingTunnel;
 use super::unread_body;
 use super::ProxyInner;
 use crate::access_log::AccessRecord;

@@ -41,6 +41,7 @@ mod errors;
 mod forward;
 mod logging;
 mod mirror_dispatch;
+mod pending_tunnel;
 mod request_body;
 mod request_id;
 mod response_filter;

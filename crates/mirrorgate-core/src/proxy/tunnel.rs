@@ -7,14 +7,14 @@
 use std::time::Duration;
 
 use http::{Request, Response};
-use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::ctx::RequestCtx;
 use super::logging::TunnelLine;
+use super::pending_tunnel::PendingTunnel;
 use super::{Proxy, ProxyError, RouteTarget};
 use crate::access_log::TunnelRecord;
-use crate::metrics::{Limit, Metrics, TunnelClose, TunnelPermit};
+use crate::metrics::{Limit, Metrics, TunnelClose};
 use crate::tunnel::handshake::{self, Answer, Ask, AskedBy};
 use crate::tunnel::pump::{self, Limits, Pumped};
 use crate::tunnel::{ClientSide, TunnelIo, TunnelOffer};
@@ -23,16 +23,6 @@ use crate::{body, Body, ConnInfo};
 /// How long the two sides may take to be handed over once the answer
 /// is decided (the client's: until its `101` or `200` is written).
 const HANDOVER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A tunnel the backend accepted, opened once its answer has gone to the
-/// client ([`Proxy::start_tunnel`]).
-pub(super) struct PendingTunnel {
-    protocol: String,
-    client: ClientSide,
-    backend: OnUpgrade,
-    limits: Limits,
-    _permit: TunnelPermit,
-}
 
 impl Proxy {
     /// Whether `req` asks for a tunnel the route gives. An HTTP/1.1
@@ -102,7 +92,7 @@ impl Proxy {
                         idle_timeout: route.tunnel.idle_timeout,
                         max_lifetime: route.tunnel.max_lifetime,
                     },
-                    _permit: permit,
+                    permit,
                 });
                 Ok(handshake::client_answer(head, &ask))
             }
@@ -135,7 +125,7 @@ async fn run(tunnel: PendingTunnel, line: TunnelLine, metrics: Metrics, protocol
         client,
         backend,
         limits,
-        _permit,
+        permit,
     } = tunnel;
     let ClientSide {
         io: client_io,
@@ -169,8 +159,9 @@ async fn run(tunnel: PendingTunnel, line: TunnelLine, metrics: Metrics, protocol
         bytes_to_client: pumped.to_client,
         closed: pumped.reason.label(),
     });
-    // The client connection stops counting for the tunnel only now.
-    drop(hold);
+    // The client connection, and the tunnel against max_tunnels, stop
+    // counting only now.
+    drop((hold, permit));
 }
 
 fn unopened() -> Pumped {
