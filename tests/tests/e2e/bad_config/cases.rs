@@ -233,6 +233,7 @@ fn out_of_range() -> Vec<Case> {
         ("[http3]", "max_connections"),
         ("[http3]", "max_connections_per_ip"),
         ("[proxy]", "max_request_body_size"),
+        ("[proxy]", "max_tunnels"),
         ("[access_log]", "buffer"),
         ("[runtime]", "worker_threads"),
         ("[services.health_check]", "unhealthy_after"),
@@ -304,6 +305,8 @@ fn bad_durations() -> Vec<Case> {
         ("[services.passive_health]", "eject_for"),
         ("[[services.mirrors]]", "connect_timeout"),
         ("[[services.mirrors]]", "request_timeout"),
+        ("[[routes]]", "tunnel_idle_timeout"),
+        ("[[routes]]", "tunnel_max_lifetime"),
     ] {
         cases.push(set(header, key, "\"soon\"", "duration"));
         cases.push(set(header, key, "\"0s\"", "greater than zero"));
@@ -362,6 +365,10 @@ fn bad_values() -> Vec<Case> {
         set("[[routes]]", "host", "\"*foo.test\"", "invalid host pattern"),
         set("[[routes]]", "path_prefix", "\"api\"", "invalid path_prefix"),
         set("[[routes]]", "path_prefix", "\"/a b\"", "invalid path_prefix"),
+        // Upgrades: tokens only, and never h2c (request smuggling).
+        set("[[routes]]", "upgrades", "[\"h2c\"]", "smuggle"),
+        set("[[routes]]", "upgrades", "[\"web socket\"]", "invalid upgrade"),
+        set("[[routes]]", "upgrades", "\"websocket\"", "expected"),
         set("[proxy]", "redirect_exempt_paths", "[\"acme\"]", "path"),
         set("[proxy]", "request_id_header", "\"x request id\"", "invalid"),
         set("[proxy]", "request_id_header", "\"host\"", "a header the proxy manages"),
