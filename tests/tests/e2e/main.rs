@@ -23,6 +23,7 @@ mod errors;
 mod upstream;
 
 // WebSockets (tunnels), per protocol.
+mod tunnel_limits;
 mod websocket_h2;
 mod websocket_h3;
 
