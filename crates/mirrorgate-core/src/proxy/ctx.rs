@@ -53,8 +53,9 @@ pub(super) struct RequestCtx {
     /// limits apply.
     pub(super) body_fault_cell: Option<FaultCell>,
     /// The tunnel the backend accepted, started once its answer is on
-    /// its way to the client.
-    pub(super) tunnel: Option<PendingTunnel>,
+    /// its way to the client. Boxed: most requests have none, and the
+    /// context lives on every request's stack.
+    pub(super) tunnel: Option<Box<PendingTunnel>>,
 }
 
 impl RequestCtx {

@@ -78,11 +78,12 @@ pub fn request_authority<B>(req: &Request<B>) -> Result<Authority, ProxyError> {
     // Only an extended CONNECT (HTTP/2, HTTP/3 `:protocol`) that the
     // listener offered as a tunnel; plain CONNECT would make the proxy an
     // open relay to any host.
-    let extended_connect = req
-        .extensions()
-        .get::<TunnelOffer>()
-        .is_some_and(|offer| offer.protocol.is_some());
-    if req.method() == http::Method::CONNECT && !extended_connect {
+    let extended_connect = || {
+        req.extensions()
+            .get::<TunnelOffer>()
+            .is_some_and(|offer| offer.protocol.is_some())
+    };
+    if req.method() == http::Method::CONNECT && !extended_connect() {
         return Err(ProxyError::BadRequest("CONNECT is not supported"));
     }
     let mut hosts = req.headers().get_all(HOST).iter();

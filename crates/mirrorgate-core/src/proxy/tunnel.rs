@@ -84,7 +84,7 @@ impl Proxy {
             Answer::Declined => Ok(Response::from_parts(head, body::boxed(answer_body))),
             Answer::Broken(why) => Err(ProxyError::BadSwitch(why)),
             Answer::Accepted => {
-                ctx.tunnel = Some(PendingTunnel {
+                ctx.tunnel = Some(Box::new(PendingTunnel {
                     protocol: ask.protocol.clone(),
                     client,
                     backend: backend_side,
@@ -93,7 +93,7 @@ impl Proxy {
                         max_lifetime: route.tunnel.max_lifetime,
                     },
                     permit,
-                });
+                }));
                 Ok(handshake::client_answer(head, &ask))
             }
         }
@@ -106,7 +106,7 @@ impl Proxy {
     pub(super) fn start_tunnel(
         &self,
         response: Response<Body>,
-        tunnel: PendingTunnel,
+        tunnel: Box<PendingTunnel>,
         ctx: RequestCtx,
         conn: &ConnInfo,
     ) -> Response<Body> {
@@ -119,14 +119,19 @@ impl Proxy {
 
 /// One tunnel's life: both sides handed over, joined until an end,
 /// counted and logged.
-async fn run(tunnel: PendingTunnel, line: TunnelLine, metrics: Metrics, protocol: crate::Protocol) {
+async fn run(
+    tunnel: Box<PendingTunnel>,
+    line: TunnelLine,
+    metrics: Metrics,
+    protocol: crate::Protocol,
+) {
     let PendingTunnel {
         protocol: tunnelled,
         client,
         backend,
         limits,
         permit,
-    } = tunnel;
+    } = *tunnel;
     let ClientSide {
         io: client_io,
         lifecycle,
