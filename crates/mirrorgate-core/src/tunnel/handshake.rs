@@ -113,19 +113,11 @@ pub(crate) fn backend_request(
     match backend {
         UpstreamProtocol::Http1 => {
             parts.method = Method::GET;
-            parts
-                .headers
-                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
-            let token = HeaderValue::from_str(&ask.protocol)
-                .expect("a token checked against the route's list is a valid value");
-            parts.headers.insert(UPGRADE, token);
+            ask_upgrade(&mut parts.headers, ask);
             if ask.is_websocket() && ask.by == AskedBy::ExtendedConnect {
                 let key = new_key();
                 accept = Some(accept_for(key.as_bytes()));
-                parts.headers.insert(
-                    SEC_WEBSOCKET_KEY,
-                    HeaderValue::from_str(&key).expect("base64 is a valid header value"),
-                );
+                parts.headers.insert(SEC_WEBSOCKET_KEY, base64_value(key));
             }
         }
         UpstreamProtocol::H2 => {
@@ -191,18 +183,12 @@ pub(crate) fn client_answer(mut head: Parts, ask: &Ask) -> Response<Body> {
     match ask.by {
         AskedBy::Upgrade => {
             head.status = StatusCode::SWITCHING_PROTOCOLS;
-            head.headers
-                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
-            let token = HeaderValue::from_str(&ask.protocol)
-                .expect("a token checked against the route's list is a valid value");
-            head.headers.insert(UPGRADE, token);
+            ask_upgrade(&mut head.headers, ask);
             if ask.is_websocket() && !head.headers.contains_key(SEC_WEBSOCKET_ACCEPT) {
                 if let Some(key) = &ask.client_key {
                     let accept = accept_for(key.as_bytes());
-                    head.headers.insert(
-                        SEC_WEBSOCKET_ACCEPT,
-                        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
-                    );
+                    head.headers
+                        .insert(SEC_WEBSOCKET_ACCEPT, base64_value(accept));
                 }
             }
         }
@@ -212,6 +198,20 @@ pub(crate) fn client_answer(mut head: Parts, ask: &Ask) -> Response<Body> {
         }
     }
     Response::from_parts(head, body::empty())
+}
+
+/// `Connection: upgrade` and `Upgrade: <protocol>`, as HTTP/1.1 asks for
+/// (and answers) a switch.
+fn ask_upgrade(headers: &mut HeaderMap, ask: &Ask) {
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    let token = HeaderValue::from_str(&ask.protocol)
+        .expect("a token checked against the route's list is a valid value");
+    headers.insert(UPGRADE, token);
+}
+
+/// A base64 text as a header value.
+fn base64_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).expect("base64 is a valid header value")
 }
 
 /// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64.
