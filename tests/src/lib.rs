@@ -1,7 +1,7 @@
 //! Harness for mirrorgate's end-to-end tests: the real binary
 //! ([`proxy`]), a real recording backend ([`backend`]) and one for volume
 //! ([`bare`]), a WebSocket echo backend that speaks only HTTP/2
-//! ([`h2_ws_backend`]), backends that fail on purpose ([`faulty`]), two
+//! ([`h2_ws_backend`]) and what the WebSocket tests share ([`ws`]), backends that fail on purpose ([`faulty`]), two
 //! versions of a JSON API ([`json_api`]), real curl ([`curl`]), a real
 //! browser ([`browser`]) and generated certificates ([`pki`]). Everything
 //! binds loopback only and is stopped by the handle that started it.
@@ -21,6 +21,7 @@ pub mod proxy;
 pub mod py_tools;
 pub mod raw_http1;
 mod tool_script;
+pub mod ws;
 
 /// The values of header `name` (lowercase) in a recorded header list.
 pub fn header_values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {

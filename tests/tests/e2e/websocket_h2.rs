@@ -13,88 +13,18 @@
 //!   which mirrorgate's metrics show went over h2;
 //! - a plain CONNECT (no `:protocol`) is still refused.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mirrorgate_tests::backend::Backend;
 use mirrorgate_tests::browser::{self, assert_png};
-use mirrorgate_tests::curl::{curl, Proto};
 use mirrorgate_tests::h2_ws_backend::H2WsBackend;
-use mirrorgate_tests::pki::write_self_signed;
 use mirrorgate_tests::prom;
-use mirrorgate_tests::proxy::{app_service, workspace_root, Proxy};
-use mirrorgate_tests::py_tools;
+use mirrorgate_tests::proxy::{app_service, Proxy};
+use mirrorgate_tests::ws::{
+    access_log_lines, ca_file, metrics, run_script, tls_proxy, wait_for_closed_tunnels, EchoServer,
+    CLOSE_CODE, MIB, SCRIPT_LIMIT, SCRIPT_TIMEOUT,
+};
 use serde_json::Value;
-
-/// Upper bound for one client script (its own `--timeout` is below it).
-const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
-/// What the scripts are told: generous for a busy 2-core machine; it only
-/// bounds a run that hangs.
-const SCRIPT_TIMEOUT: &str = "90";
-/// The close code the clients send and expect echoed.
-const CLOSE_CODE: u64 = 4001;
-/// The big message of the h2 client's echo suite.
-const MIB: f64 = 1024.0 * 1024.0;
-
-/// A proxy with a certificate for `localhost` (`localhost.pem` in its
-/// folder, which the clients trust) and `rest` after it, with a JSON
-/// access log at `access.log` in its folder.
-fn tls_proxy(rest: &str) -> Proxy {
-    let dir = tempfile::tempdir().unwrap();
-    write_self_signed(dir.path(), "localhost");
-    let log = dir.path().join("access.log");
-    Proxy::start_in(
-        dir,
-        &format!(
-            "[[tls.certificates]]\ncert = \"localhost.pem\"\nkey = \"localhost.key\"\n\n\
-             [access_log]\npath = \"{}\"\nformat = \"json\"\n\n{rest}",
-            log.display()
-        ),
-    )
-}
-
-fn ca_file(proxy: &Proxy) -> PathBuf {
-    proxy.dir.path().join("localhost.pem")
-}
-
-/// Runs `python tests/ws/SCRIPT ARGS` (bounded): its JSON report, or
-/// what it said on failure.
-fn run_python(script: &str, args: &[String]) -> Result<Value, String> {
-    let python = py_tools::python("the WebSocket tests run Python's h2, wsproto and websockets");
-    let mut child = Command::new(python)
-        .arg(workspace_root().join("tests/ws").join(script))
-        .args(args)
-        // No __pycache__ in the source tree.
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the py-tools python");
-    let deadline = Instant::now() + SCRIPT_LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "{script} {args:?} still running after {SCRIPT_LIMIT:?}"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    if !out.status.success() {
-        return Err(format!("{script} {args:?} failed: {stderr}{stdout}"));
-    }
-    eprintln!("{script} {args:?}: {stdout}{stderr}");
-    serde_json::from_str(&stdout).map_err(|e| format!("{script}: no JSON report ({e}): {stdout}"))
-}
 
 /// The arguments that point a client script at the proxy's HTTPS port,
 /// verifying its certificate.
@@ -118,7 +48,7 @@ fn client_args(proxy: &Proxy) -> Vec<String> {
 fn h2_echo_suite(proxy: &Proxy, streams: usize) -> Value {
     let mut args = client_args(proxy);
     args.extend(["--streams".into(), streams.to_string()]);
-    let report = run_python("h2_ws_client.py", &args)
+    let report = run_script("h2_ws_client.py", &args)
         .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
     assert_eq!(report["status"], 200, "{report}");
     assert_eq!(report["enable_connect_protocol"], 1, "{report}");
@@ -127,113 +57,13 @@ fn h2_echo_suite(proxy: &Proxy, streams: usize) -> Value {
     report
 }
 
-/// `tests/ws/echo_server.py`: the HTTP/1.1 `websockets` echo backend,
-/// whose `GET /` is a page that opens a WebSocket to `/ws`. Killed on
-/// drop.
-struct EchoServer {
-    child: Child,
-    port: u16,
-}
-
-impl EchoServer {
-    fn start() -> EchoServer {
-        let python = py_tools::python("the WebSocket echo backend runs Python's websockets");
-        let mut child = Command::new(python)
-            .arg(workspace_root().join("tests/ws/echo_server.py"))
-            .args(["--port", "0"])
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run tests/ws/echo_server.py");
-        // Read on a thread: a server that never says where it listens must
-        // fail the test, not block it.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line.strip_prefix("LISTENING ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let port = rx.recv_timeout(Duration::from_secs(30));
-        let mut server = EchoServer { child, port: 0 };
-        match port {
-            Ok(Some(port)) => server.port = port,
-            other => {
-                let exited = server.child.try_wait().unwrap();
-                panic!(
-                    "echo_server.py did not print `LISTENING <port>` ({other:?}, exit {exited:?})"
-                );
-            }
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Every sample of the proxy's `/metrics`.
-fn metrics(proxy: &Proxy) -> Vec<prom::Sample> {
-    let reply = curl(Proto::H1, &proxy.admin_url("/metrics"), &[]);
-    assert_eq!(reply.status, 200);
-    prom::parse(&reply.text())
-}
-
-/// Waits (at most 30 s) until `mirrorgate_tunnels_closed_total` of
-/// `protocol` reaches `count` (a tunnel is counted, and logged, when it
-/// ends, which may be just after the client saw it end); then the
-/// samples.
-fn wait_for_closed_tunnels(proxy: &Proxy, protocol: &str, count: f64) -> Vec<prom::Sample> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let samples = metrics(proxy);
-        let closed = prom::value(
-            &samples,
-            "mirrorgate_tunnels_closed_total",
-            &[("protocol", protocol)],
-        );
-        if closed >= count || Instant::now() > deadline {
-            return samples;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The JSON lines of the access log at `path` once there are `count` of
-/// them (at most 30 s).
-fn access_log_lines(path: &Path, count: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        if lines.len() >= count || Instant::now() > deadline {
-            return lines
-                .iter()
-                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-                .collect();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The tools agree with each other before the proxy is put between them:
 /// the h2 client's whole suite against the HTTP/2-only backend, directly
 /// over h2c, three tunnels at once. A failure here is the harness's, not the proxy's.
 #[test]
 fn the_h2_client_and_the_h2_only_backend_agree_without_the_proxy() {
     let backend = H2WsBackend::start();
-    let report = run_python(
+    let report = run_script(
         "h2_ws_client.py",
         &[
             "--connect".into(),
@@ -361,7 +191,7 @@ fn h2_clients_reach_an_h2_only_backend_by_extended_connect() {
 fn an_http11_client_gets_101_with_the_right_accept_from_an_h2_only_backend() {
     let backend = H2WsBackend::start();
     let proxy = tls_proxy(&app_service(&[&backend.url()], "protocol = \"h2\""));
-    let report = run_python("h1_ws_handshake.py", &client_args(&proxy))
+    let report = run_script("h1_ws_handshake.py", &client_args(&proxy))
         .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
     assert_eq!(report["status"], 101, "{report}");
     assert_eq!(report["accept"], report["expected_accept"], "{report}");
@@ -486,7 +316,7 @@ fn a_plain_connect_is_still_refused() {
     let proxy = tls_proxy(&app_service(&[&backend.url()], ""));
     let mut args = client_args(&proxy);
     args.push("--plain-connect".into());
-    let report = run_python("h2_ws_client.py", &args)
+    let report = run_script("h2_ws_client.py", &args)
         .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
     assert_eq!(report["enable_connect_protocol"], 1, "{report}");
     assert_eq!(report["status"], 400, "{report}");
