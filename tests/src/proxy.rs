@@ -241,7 +241,12 @@ impl Running {
     pub fn spawn(args: &[&str]) -> Result<Running, String> {
         let mut child = Command::new(binary())
             .args(args)
-            .env("RUST_LOG", "info")
+            // `MIRRORGATE_TEST_LOG=debug` (any RUST_LOG filter) shows more
+            // of a failing test's proxy.
+            .env(
+                "RUST_LOG",
+                std::env::var("MIRRORGATE_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -193,3 +193,51 @@ pub fn access_log_lines(path: &Path, count: usize) -> Vec<Value> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// After one echo suite (over 1 MiB each way) through a [`tls_proxy`] on
+/// client `protocol`: one tunnel opened and closed there and none on the
+/// others, the bytes counted both ways, and one access log line with
+/// `status` (101 on HTTP/1.1, 200 on HTTP/2 and HTTP/3), the tunnel's
+/// protocol, its bytes and a clean close.
+pub fn assert_one_echo_tunnel(proxy: &Proxy, protocol: &str, status: u16) {
+    let samples = wait_for_closed_tunnels(proxy, protocol, 1.0);
+    let value = |name, labels: &[(&str, &str)]| prom::value(&samples, name, labels);
+    let this = [("protocol", protocol)];
+    assert_eq!(value("mirrorgate_tunnels_opened_total", &this), 1.0);
+    assert_eq!(value("mirrorgate_tunnels_closed_total", &this), 1.0);
+    assert_eq!(value("mirrorgate_tunnels_open", &this), 0.0);
+    for other in ["h1", "h2", "h3"].into_iter().filter(|p| *p != protocol) {
+        assert_eq!(
+            value("mirrorgate_tunnels_opened_total", &[("protocol", other)]),
+            0.0,
+            "{other}"
+        );
+    }
+    for direction in ["to_backend", "to_client"] {
+        let bytes = value(
+            "mirrorgate_tunnel_bytes_total",
+            &[("protocol", protocol), ("direction", direction)],
+        );
+        assert!(bytes > MIB, "{direction}: {bytes} bytes");
+    }
+
+    let lines = access_log_lines(&access_log_path(proxy), 1);
+    assert_eq!(lines.len(), 1, "one line per tunnel: {lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["protocol"], protocol, "{line}");
+    assert_eq!(line["status"], status, "{line}");
+    assert_eq!(line["service"], "app", "{line}");
+    assert_eq!(line["tunnel"]["protocol"], "websocket", "{line}");
+    let closed = line["tunnel"]["closed"].as_str().unwrap_or_default();
+    // The backend closes its side after the close handshake (RFC 6455
+    // §7.1.1) as the client ends its stream: either may come first.
+    assert!(
+        ["client_closed", "backend_closed"].contains(&closed),
+        "{line}"
+    );
+    for key in ["bytes_to_backend", "bytes_to_client"] {
+        let bytes = line["tunnel"][key].as_f64().unwrap_or_default();
+        assert!(bytes > MIB, "{key}: {line}");
+    }
+    assert_eq!(line["bytes"], line["tunnel"]["bytes_to_client"], "{line}");
+}

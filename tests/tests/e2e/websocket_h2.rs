@@ -21,8 +21,8 @@ use mirrorgate_tests::h2_ws_backend::H2WsBackend;
 use mirrorgate_tests::prom;
 use mirrorgate_tests::proxy::{app_service, Proxy};
 use mirrorgate_tests::ws::{
-    access_log_lines, ca_file, metrics, run_script, tls_proxy, wait_for_closed_tunnels, EchoServer,
-    CLOSE_CODE, MIB, SCRIPT_LIMIT, SCRIPT_TIMEOUT,
+    access_log_lines, assert_one_echo_tunnel, ca_file, metrics, run_script, tls_proxy,
+    wait_for_closed_tunnels, EchoServer, CLOSE_CODE, SCRIPT_LIMIT, SCRIPT_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -96,46 +96,7 @@ fn an_h2_client_echoes_through_an_http11_websocket_backend() {
     let proxy = tls_proxy(&app_service(&[&echo.url()], ""));
     h2_echo_suite(&proxy, 1);
 
-    let samples = wait_for_closed_tunnels(&proxy, "h2", 1.0);
-    let value = |name, labels: &[(&str, &str)]| prom::value(&samples, name, labels);
-    let h2 = [("protocol", "h2")];
-    assert_eq!(value("mirrorgate_tunnels_opened_total", &h2), 1.0);
-    assert_eq!(value("mirrorgate_tunnels_closed_total", &h2), 1.0);
-    assert_eq!(value("mirrorgate_tunnels_open", &h2), 0.0);
-    for other in ["h1", "h3"] {
-        assert_eq!(
-            value("mirrorgate_tunnels_opened_total", &[("protocol", other)]),
-            0.0,
-            "{other}"
-        );
-    }
-    for direction in ["to_backend", "to_client"] {
-        let bytes = value(
-            "mirrorgate_tunnel_bytes_total",
-            &[("protocol", "h2"), ("direction", direction)],
-        );
-        assert!(bytes > MIB, "{direction}: {bytes} bytes");
-    }
-
-    let lines = access_log_lines(&proxy.dir.path().join("access.log"), 1);
-    assert_eq!(lines.len(), 1, "one line per tunnel: {lines:?}");
-    let line = &lines[0];
-    assert_eq!(line["protocol"], "h2", "{line}");
-    assert_eq!(line["status"], 200, "{line}");
-    assert_eq!(line["service"], "app", "{line}");
-    assert_eq!(line["tunnel"]["protocol"], "websocket", "{line}");
-    let closed = line["tunnel"]["closed"].as_str().unwrap_or_default();
-    // The backend closes its side after the close handshake (RFC 6455
-    // §7.1.1) as the client ends its stream: either may come first.
-    assert!(
-        ["client_closed", "backend_closed"].contains(&closed),
-        "{line}"
-    );
-    for key in ["bytes_to_backend", "bytes_to_client"] {
-        let bytes = line["tunnel"][key].as_f64().unwrap_or_default();
-        assert!(bytes > MIB, "{key}: {line}");
-    }
-    assert_eq!(line["bytes"], line["tunnel"]["bytes_to_client"], "{line}");
+    assert_one_echo_tunnel(&proxy, "h2", 200);
 }
 
 /// (b): to a backend that speaks only HTTP/2 each tunnel goes as an
@@ -191,8 +152,14 @@ fn h2_clients_reach_an_h2_only_backend_by_extended_connect() {
 fn an_http11_client_gets_101_with_the_right_accept_from_an_h2_only_backend() {
     let backend = H2WsBackend::start();
     let proxy = tls_proxy(&app_service(&[&backend.url()], "protocol = \"h2\""));
-    let report = run_script("h1_ws_handshake.py", &client_args(&proxy))
-        .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
+    let report = run_script("h1_ws_handshake.py", &client_args(&proxy)).unwrap_or_else(|e| {
+        std::thread::sleep(Duration::from_millis(500));
+        panic!(
+            "{e}\nbackend sessions: {:?}\nproxy log:\n{}",
+            backend.sessions(),
+            proxy.logs()
+        )
+    });
     assert_eq!(report["status"], 101, "{report}");
     assert_eq!(report["accept"], report["expected_accept"], "{report}");
     assert_eq!(report["close_code"], CLOSE_CODE, "{report}");

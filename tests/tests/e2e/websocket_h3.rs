@@ -11,8 +11,8 @@ use mirrorgate_tests::backend::Backend;
 use mirrorgate_tests::prom;
 use mirrorgate_tests::proxy::{app_service, Proxy};
 use mirrorgate_tests::ws::{
-    access_log_lines, ca_file, metrics, run_script, tls_proxy, wait_for_closed_tunnels, EchoServer,
-    CLOSE_CODE, MIB, SCRIPT_TIMEOUT,
+    access_log_lines, assert_one_echo_tunnel, ca_file, metrics, run_script, tls_proxy,
+    wait_for_closed_tunnels, EchoServer, CLOSE_CODE, SCRIPT_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -56,46 +56,7 @@ fn an_h3_client_echoes_through_an_http11_websocket_backend() {
     assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
     assert_eq!(report["stream_fin"], true, "{report}");
 
-    let samples = wait_for_closed_tunnels(&proxy, "h3", 1.0);
-    let value = |name, labels: &[(&str, &str)]| prom::value(&samples, name, labels);
-    let h3 = [("protocol", "h3")];
-    assert_eq!(value("mirrorgate_tunnels_opened_total", &h3), 1.0);
-    assert_eq!(value("mirrorgate_tunnels_closed_total", &h3), 1.0);
-    assert_eq!(value("mirrorgate_tunnels_open", &h3), 0.0);
-    for other in ["h1", "h2"] {
-        assert_eq!(
-            value("mirrorgate_tunnels_opened_total", &[("protocol", other)]),
-            0.0,
-            "{other}"
-        );
-    }
-    for direction in ["to_backend", "to_client"] {
-        let bytes = value(
-            "mirrorgate_tunnel_bytes_total",
-            &[("protocol", "h3"), ("direction", direction)],
-        );
-        assert!(bytes > MIB, "{direction}: {bytes} bytes");
-    }
-
-    let lines = access_log_lines(&proxy.dir.path().join("access.log"), 1);
-    assert_eq!(lines.len(), 1, "one line per tunnel: {lines:?}");
-    let line = &lines[0];
-    assert_eq!(line["protocol"], "h3", "{line}");
-    assert_eq!(line["status"], 200, "{line}");
-    assert_eq!(line["service"], "app", "{line}");
-    assert_eq!(line["tunnel"]["protocol"], "websocket", "{line}");
-    let closed = line["tunnel"]["closed"].as_str().unwrap_or_default();
-    // The backend closes its side after the close handshake (RFC 6455
-    // §7.1.1) as the client ends its stream: either may come first.
-    assert!(
-        ["client_closed", "backend_closed"].contains(&closed),
-        "{line}"
-    );
-    for key in ["bytes_to_backend", "bytes_to_client"] {
-        let bytes = line["tunnel"][key].as_f64().unwrap_or_default();
-        assert!(bytes > MIB, "{key}: {line}");
-    }
-    assert_eq!(line["bytes"], line["tunnel"]["bytes_to_client"], "{line}");
+    assert_one_echo_tunnel(&proxy, "h3", 200);
 }
 
 /// Three tunnels at once on one QUIC connection, each its own request

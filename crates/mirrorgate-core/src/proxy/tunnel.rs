@@ -158,6 +158,13 @@ async fn run(
         }
     };
     counters.closed(pumped.reason);
+    tracing::debug!(
+        tunnel = %tunnelled,
+        closed = pumped.reason.label(),
+        to_backend = pumped.to_backend,
+        to_client = pumped.to_client,
+        "tunnel closed"
+    );
     line.finish(TunnelRecord {
         protocol: tunnelled,
         bytes_to_backend: pumped.to_backend,

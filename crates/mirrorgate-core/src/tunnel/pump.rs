@@ -112,7 +112,10 @@ async fn both_ways(
         result = &mut down => ((result, TunnelClose::BackendClosed), up),
     };
     match first {
-        (Err(_), _) => TunnelClose::Error,
+        (Err(error), side) => {
+            tracing::debug!(%error, first = side.label(), "tunnel direction failed");
+            TunnelClose::Error
+        }
         (Ok(()), closed_by) => {
             // The other direction still carries what is in flight; once the
             // first end was clean, however the other goes is the closer's
