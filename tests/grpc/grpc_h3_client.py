@@ -1,4 +1,4 @@
-"""One gRPC unary call over HTTP/3 (aioquic), for the end-to-end tests.
+"""One gRPC call over HTTP/3 (aioquic), for the end-to-end tests.
 
 grpcio speaks gRPC over HTTP/2 only, and no gRPC client in Python speaks
 HTTP/3, but gRPC's wire format is plain HTTP (the PROTOCOL-HTTP2 spec):
@@ -7,7 +7,8 @@ whose body is length-prefixed messages (1 byte compressed flag, 4 bytes
 big-endian length, the message), answered by headers, length-prefixed
 messages and trailers carrying ``grpc-status``. This client sends that
 request over an HTTP/3 request stream to ``/test.Echo/Unary`` of
-``grpc_server.py`` (through mirrorgate, which talks h2c to it) and
+``grpc_server.py`` (or the method ``--method`` names, e.g. ``Stream``
+with ``--message 3``), through mirrorgate, which talks h2c to it, and
 prints one JSON object: the response's status and content-type, the
 messages (as text), and the trailers.
 
@@ -119,7 +120,7 @@ async def run(args) -> dict:
                 (b":method", b"POST"),
                 (b":scheme", b"https"),
                 (b":authority", args.authority.encode()),
-                (b":path", b"/test.Echo/Unary"),
+                (b":path", f"/test.Echo/{args.method}".encode()),
                 (b"content-type", b"application/grpc"),
                 (b"te", b"trailers"),
                 (b"grpc-timeout", b"20S"),
@@ -174,6 +175,7 @@ def main() -> int:
     parser.add_argument("--connect", required=True, help="HOST:PORT (UDP)")
     parser.add_argument("--authority", required=True, help="host[:port]; host is the SNI")
     parser.add_argument("--cafile", required=True)
+    parser.add_argument("--method", default="Unary", help="a method of test.Echo")
     parser.add_argument("--message", default="hello over HTTP/3")
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()

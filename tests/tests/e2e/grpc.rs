@@ -6,9 +6,9 @@
 //!   call with trailing metadata, server streaming, a deadline exceeded;
 //!   the same with a 100% mirror on the route, which must change nothing
 //!   the client sees while the mirror gets its copies;
-//! - over HTTP/3, a unary call made by hand with aioquic
-//!   (`tests/grpc/grpc_h3_client.py`): gRPC's wire format is plain HTTP,
-//!   no gRPC library speaks HTTP/3.
+//! - over HTTP/3, a unary and a server-streaming call made by hand with
+//!   aioquic (`tests/grpc/grpc_h3_client.py`): gRPC's wire format is
+//!   plain HTTP, and no Python gRPC library speaks HTTP/3.
 //!
 //! gRPC over HTTP/1.1 is not tested: gRPC needs trailers and full-duplex
 //! streams, and grpcio (like every mainstream gRPC client) speaks only
@@ -268,15 +268,11 @@ fn a_hundred_percent_mirror_changes_nothing_the_grpc_client_sees() {
     );
 }
 
-/// (c): a gRPC unary call over HTTP/3 (made by hand with aioquic)
-/// reaches the h2c gRPC server: the echoed message, then `grpc-status: 0`
-/// and the server's trailing metadata in the trailers.
-#[test]
-fn a_grpc_unary_call_passes_over_h3() {
-    let server = GrpcServer::start();
-    let proxy = grpc_proxy(&server, "");
+/// Runs `grpc_h3_client.py` through `proxy` over HTTP/3: `method` of
+/// `test.Echo` with `message`; its report.
+fn grpc_over_h3(proxy: &Proxy, method: &str, message: &str) -> Value {
     let port = proxy.https_port;
-    let report = run_python(
+    run_python(
         "grpc_h3_client.py",
         &[
             "--connect".into(),
@@ -284,18 +280,49 @@ fn a_grpc_unary_call_passes_over_h3() {
             "--authority".into(),
             format!("localhost:{port}"),
             "--cafile".into(),
-            ca_file(&proxy).display().to_string(),
+            ca_file(proxy).display().to_string(),
+            "--method".into(),
+            method.into(),
             "--message".into(),
-            "hello over HTTP/3".into(),
+            message.into(),
             "--timeout".into(),
             SCRIPT_TIMEOUT.into(),
         ],
     )
-    .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()));
-    assert_eq!(report["status"], 200, "{report}");
-    assert_eq!(report["content_type"], "application/grpc", "{report}");
-    assert_eq!(report["messages"], json!(["hello over HTTP/3"]), "{report}");
-    assert_eq!(report["trailers"]["grpc-status"], "0", "{report}");
-    assert_eq!(report["trailers"]["x-trailer"], "done", "{report}");
-    assert_eq!(server.count(), 1);
+    .unwrap_or_else(|e| panic!("{e}\nproxy log:\n{}", proxy.logs()))
+}
+
+/// (c): gRPC calls over HTTP/3 (made by hand with aioquic) reach the h2c
+/// gRPC server: a unary call gets its echo, a server-streaming call its
+/// messages, each then `grpc-status: 0` and the server's trailing
+/// metadata in the trailers.
+#[test]
+fn grpc_unary_and_streaming_calls_pass_over_h3() {
+    let server = GrpcServer::start();
+    let proxy = grpc_proxy(&server, "");
+    for (method, message, expected, trailer) in [
+        (
+            "Unary",
+            "hello over HTTP/3",
+            json!(["hello over HTTP/3"]),
+            "done",
+        ),
+        (
+            "Stream",
+            "3",
+            json!(["msg-0", "msg-1", "msg-2"]),
+            "streamed",
+        ),
+    ] {
+        let report = grpc_over_h3(&proxy, method, message);
+        assert_eq!(report["status"], 200, "{method}: {report}");
+        assert_eq!(report["content_type"], "application/grpc", "{report}");
+        assert_eq!(report["messages"], expected, "{method}: {report}");
+        assert_eq!(report["trailers"]["grpc-status"], "0", "{method}: {report}");
+        assert_eq!(
+            report["trailers"]["x-trailer"], trailer,
+            "{method}: {report}"
+        );
+    }
+    assert_eq!(server.count(), 2);
 }
