@@ -22,6 +22,10 @@ mod balancing;
 mod errors;
 mod upstream;
 
+// Streaming answers: gRPC and server-sent events.
+mod grpc;
+mod sse;
+
 // WebSockets (tunnels), per protocol.
 mod tunnel_limits;
 mod websocket_h2;
