@@ -177,6 +177,26 @@ fn many(proto: Proto, url: &str, count: usize, extra: &[&str], mode: &[&str]) ->
         .collect()
 }
 
+/// Starts curl with `proto` against `url` plus `extra` arguments and
+/// returns it running, its stdout piped (stderr inherited), for a test
+/// that reads a response as it arrives (e.g. with `-N -i`). Bounded by
+/// `--max-time 120`; the caller owns the child and kills it by its PID.
+pub fn spawn(proto: Proto, url: &str, extra: &[&str]) -> std::process::Child {
+    let program = proto.program();
+    Command::new(&program)
+        .args(["-sS", "--max-time", "120", proto.flag()])
+        .args(extra)
+        .arg(url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `{program}` ({e}): install curl with `apt-get install curl` \
+                 (or run scripts/install-test-deps.sh); for HTTP/3 see scripts/h3-curl.sh"
+            )
+        })
+}
+
 /// Runs the HTTP/3-capable curl without forcing a protocol, so it picks
 /// one itself (e.g. from an `--alt-svc` cache).
 pub fn curl_any_protocol(url: &str, extra: &[&str]) -> Reply {

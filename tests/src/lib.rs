@@ -2,17 +2,19 @@
 //! ([`proxy`]), a real recording backend ([`backend`]) and one for volume
 //! ([`bare`]), a WebSocket echo backend that speaks only HTTP/2
 //! ([`h2_ws_backend`]) and what the WebSocket tests share ([`ws`]), a
-//! server-sent events backend that holds its last event until released
-//! ([`sse_backend`]), backends that fail on purpose ([`faulty`]), two
-//! versions of a JSON API ([`json_api`]), real curl ([`curl`]), a real
-//! browser ([`browser`]) and generated certificates ([`pki`]). Everything
-//! binds loopback only and is stopped by the handle that started it.
+//! server-sent events backend that sends each event when released
+//! ([`sse`]), a real gRPC backend and clients ([`grpc`]), backends that
+//! fail on purpose ([`faulty`]), two versions of a JSON API
+//! ([`json_api`]), real curl ([`curl`]), a real browser ([`browser`]) and
+//! generated certificates ([`pki`]). Everything binds loopback only and
+//! is stopped by the handle that started it.
 
 pub mod backend;
 pub mod bare;
 pub mod browser;
 pub mod curl;
 pub mod faulty;
+pub mod grpc;
 pub mod h2_ws_backend;
 pub mod hyper_server;
 pub mod json_api;
@@ -22,7 +24,7 @@ pub mod prom;
 pub mod proxy;
 pub mod py_tools;
 pub mod raw_http1;
-pub mod sse_backend;
+pub mod sse;
 mod tool_script;
 pub mod ws;
 

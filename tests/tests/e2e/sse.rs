@@ -1,206 +1,204 @@
-//! Server-sent events through mirrorgate over HTTP/1.1, HTTP/2 and
-//! HTTP/3, with real curl (`-N`, reading its output as it comes) and the
-//! SSE backend of the harness (`mirrorgate_tests::sse_backend`), which
-//! holds its last event until the test releases it.
+//! Server-sent events stream through mirrorgate over HTTP/1.1, HTTP/2 and
+//! HTTP/3, from HTTP/1.1 and h2c backends: each event reaches curl (`-N`,
+//! no buffering on its side) before the backend has even made the next
+//! one, since the backend sends event N+1 only when the test, having read
+//! event N, releases it. A proxy that buffered the answer, or any part of
+//! it, would leave the test waiting for an event that never comes. No
+//! timing is measured: only the order of reads and releases.
 //!
-//! The test releases the last event only once curl has printed the first
-//! ones: a proxy that buffered the stream (until the end, or until some
-//! size) would make the test fail on its bounded wait for them, with no
-//! wall-clock threshold. The answer must also keep its content type and
-//! get no compression added, although curl offers gzip, br and zstd.
+//! Also: the answer is not compressed although the client accepts gzip,
+//! keeps its `content-type` and `cache-control`, and has no
+//! `content-length` (HTTP/1.1: chunked).
 
-use std::io::Read;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::{BufRead, BufReader};
+use std::process::Child;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use mirrorgate_tests::curl::{h3_curl, Proto};
-use mirrorgate_tests::pki::write_self_signed;
+use mirrorgate_tests::curl::{self, Proto};
 use mirrorgate_tests::proxy::{app_service, Proxy};
-use mirrorgate_tests::sse_backend::{SseBackend, FIRST_EVENTS, LAST_EVENT};
+use mirrorgate_tests::sse::{event, SseBackend, EVENTS};
 
-/// How long the test waits for the first events, and then for the rest:
-/// it only bounds a run that went wrong (a buffering proxy never shows
-/// them), so it is generous for a busy machine.
-const WAIT_LIMIT: Duration = Duration::from_secs(60);
+/// How long a read may wait for the next line: a bound against a hang
+/// (a buffering proxy), never reached when events stream.
+const READ_LIMIT: Duration = Duration::from_secs(30);
 
-/// A proxy with a certificate for `localhost` (`localhost.pem` in its
-/// folder, which curl trusts) in front of `backend`.
-fn tls_proxy(backend: &SseBackend) -> Proxy {
-    let dir = tempfile::tempdir().unwrap();
-    write_self_signed(dir.path(), "localhost");
-    Proxy::start_in(
-        dir,
-        &format!(
-            "[[tls.certificates]]\ncert = \"localhost.pem\"\nkey = \"localhost.key\"\n\n{}",
-            app_service(&[&backend.url()], "")
-        ),
-    )
+/// curl reading an event stream; its stdout comes a line at a time from a
+/// reader thread. Killed by its PID when dropped.
+struct Stream {
+    curl: Child,
+    lines: Receiver<String>,
+    proto: Proto,
 }
 
-/// A curl whose body output is read as it comes, on a thread that
-/// forwards every chunk; killed (by its PID) on drop.
-struct StreamingCurl {
-    child: Child,
-    chunks: mpsc::Receiver<Vec<u8>>,
-    /// Everything read so far.
-    body: Vec<u8>,
-}
-
-impl StreamingCurl {
-    /// `curl -N` with `proto` to `url`, trusting `ca`, its response head
-    /// written to `head`.
-    fn start(proto: Proto, url: &str, ca: &Path, head: &Path) -> StreamingCurl {
-        let (program, flag) = match proto {
-            Proto::H1 => ("curl", "--http1.1"),
-            Proto::H2 => ("curl", "--http2"),
-            Proto::H3 => (h3_curl(), "--http3-only"),
-        };
-        let mut child = Command::new(program)
-            .args(["-sS", "-N", "--max-time", "120", flag, "--compressed"])
-            .arg("--cacert")
-            .arg(ca)
-            .arg("-D")
-            .arg(head)
-            .args(["-H", "Accept: text/event-stream", url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run `{program}` ({e}): install curl (scripts/install-test-deps.sh; \
-                     scripts/h3-curl.sh for HTTP/3)"
-                )
-            });
-        let mut stdout = child.stdout.take().unwrap();
-        let (tx, chunks) = mpsc::channel();
+impl Stream {
+    fn open(proto: Proto, url: &str) -> Stream {
+        let mut curl = curl::spawn(
+            proto,
+            url,
+            &[
+                "-k",
+                "-N", // curl's own buffering off: print each chunk as it comes
+                "-i", // the response head first, on stdout
+                "-H",
+                "Accept: text/event-stream",
+                // Invites compression (curl would not decode it without
+                // --compressed): the proxy must not take it up.
+                "-H",
+                "Accept-Encoding: gzip, deflate, br",
+            ],
+        );
+        let stdout = curl.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        // Ends at curl's EOF.
         std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // Ends at curl's EOF (exit or kill).
-            while let Ok(n @ 1..) = stdout.read(&mut buf) {
-                if tx.send(buf[..n].to_vec()).is_err() {
-                    break;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
                 }
             }
         });
-        StreamingCurl {
-            child,
-            chunks,
-            body: Vec::new(),
+        Stream { curl, lines, proto }
+    }
+
+    /// The next line (without its CR LF), or a panic when none comes.
+    fn line(&self, waiting_for: &str) -> String {
+        match self.lines.recv_timeout(READ_LIMIT) {
+            Ok(line) => line.trim_end_matches('\r').to_string(),
+            Err(e) => panic!(
+                "{:?}: no line while waiting for {waiting_for} ({e})",
+                self.proto
+            ),
         }
     }
 
-    /// Reads until the body so far ends with `expected` whole (at most
-    /// [`WAIT_LIMIT`]); whether it did.
-    fn read_until(&mut self, expected: &[u8]) -> bool {
-        let deadline = Instant::now() + WAIT_LIMIT;
-        while self.body.len() < expected.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(chunk) => self.body.extend(chunk),
-                Err(_) => return false,
+    /// The status line and the headers (names lowercase).
+    fn head(&self) -> (String, Vec<(String, String)>) {
+        let status = self.line("the status line");
+        let mut headers = Vec::new();
+        for _ in 0..100 {
+            let line = self.line("the response headers");
+            if line.is_empty() {
+                return (status, headers);
             }
+            let (name, value) = line.split_once(':').expect("a header line");
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
         }
-        self.body == expected
+        panic!("{:?}: more than 100 header lines: {headers:?}", self.proto);
     }
 
-    /// Reads to curl's end of output and waits for it to exit (at most
-    /// [`WAIT_LIMIT`]): its exit code and error output.
-    fn finish(&mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + WAIT_LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(chunk) => self.body.extend(chunk),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => return (None, "still running".into()),
+    /// The next event: its lines up to and with the blank line ending it.
+    fn event(&self, i: usize) -> String {
+        let mut text = String::new();
+        for _ in 0..20 {
+            let line = self.line(&format!("event {i}"));
+            text.push_str(&line);
+            text.push('\n');
+            if line.is_empty() {
+                return text;
             }
         }
+        panic!("{:?}: event {i} never ended: {text:?}", self.proto);
+    }
+
+    /// Waits for curl to reach the end of the stream and exit; its exit
+    /// code.
+    fn finish(mut self) -> Option<i32> {
+        match self.lines.recv_timeout(READ_LIMIT) {
+            Err(RecvTimeoutError::Disconnected) => {}
+            other => panic!("{:?}: more after the last event: {other:?}", self.proto),
+        }
+        let deadline = Instant::now() + READ_LIMIT;
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut stderr = String::new();
-                let _ = self
-                    .child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut stderr);
-                return (status.code(), stderr);
+            if let Some(status) = self.curl.try_wait().unwrap() {
+                return status.code();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        (None, "output ended but curl did not exit".into())
+        None
     }
 }
 
-impl Drop for StreamingCurl {
+impl Drop for Stream {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.curl.kill();
+        let _ = self.curl.wait();
     }
 }
 
-/// The response head curl wrote to `path`: its status line and headers
-/// (names lowercase).
-fn read_head(path: &Path) -> (String, Vec<(String, String)>) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut lines = text.lines();
-    let status = lines.next().unwrap_or_default().trim().to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers)
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    mirrorgate_tests::header_values(headers, name)
+        .first()
+        .copied()
 }
 
-/// The events stream over `proto`: the first ones reach curl while the
-/// backend holds the last, then the last and the end; content type kept,
-/// no compression added.
-fn events_stream_unbuffered(proto: Proto) {
-    let backend = SseBackend::start();
-    let proxy = tls_proxy(&backend);
-    let head = proxy.dir.path().join("head");
-    let ca = proxy.dir.path().join("localhost.pem");
-    let mut curl = StreamingCurl::start(proto, &proxy.https_url("/events"), &ca, &head);
+/// Streams events to `proto` through a proxy to an HTTP/1.1, then to an
+/// h2c backend.
+fn events_stream_over(proto: Proto) {
+    for upstream in ["http1", "h2"] {
+        let backend = SseBackend::start();
+        let proxy = Proxy::start(&app_service(
+            &[&backend.url()],
+            &format!("protocol = \"{upstream}\""),
+        ));
+        let context = format!("{proto:?} from an {upstream} backend");
+        let stream = Stream::open(proto, &proxy.https_url("/events"));
 
-    let first = FIRST_EVENTS.concat();
-    assert!(
-        curl.read_until(first.as_bytes()),
-        "{proto:?}: curl did not get the first events while the backend held the last \
-         (buffered?); got {:?}\nproxy log:\n{}",
-        String::from_utf8_lossy(&curl.body),
-        proxy.logs()
-    );
-    backend.release();
-    let (exit, stderr) = curl.finish();
-    assert_eq!(exit, Some(0), "{proto:?}: curl: {stderr}");
-    assert_eq!(
-        String::from_utf8_lossy(&curl.body),
-        first + LAST_EVENT,
-        "{proto:?}"
-    );
+        let (status, headers) = stream.head();
+        let version = proto.version();
+        assert!(
+            status.starts_with(&format!("HTTP/{version} 200")),
+            "{context}: {status}\n{}",
+            proxy.logs()
+        );
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("text/event-stream"),
+            "{context}"
+        );
+        assert_eq!(
+            header(&headers, "cache-control"),
+            Some("no-cache"),
+            "{context}"
+        );
+        assert_eq!(
+            header(&headers, "content-encoding"),
+            None,
+            "{context}: compressed"
+        );
+        assert_eq!(header(&headers, "content-length"), None, "{context}");
+        if proto == Proto::H1 {
+            assert_eq!(
+                header(&headers, "transfer-encoding"),
+                Some("chunked"),
+                "{context}"
+            );
+        }
 
-    let (status, headers) = read_head(&head);
-    let version = format!("HTTP/{} 200", proto.version());
-    assert!(status.starts_with(&version), "{proto:?}: {status}");
-    let values = |name| mirrorgate_tests::header_values(&headers, name);
-    assert_eq!(values("content-type"), ["text/event-stream"], "{headers:?}");
-    assert!(values("content-encoding").is_empty(), "{headers:?}");
-    assert_eq!(backend.requests().len(), 1, "{:?}", backend.requests());
+        // Event i+1 does not exist until event i has been read here: each
+        // read proves the event before it crossed the proxy on its own.
+        for i in 0..EVENTS {
+            assert_eq!(stream.event(i), event(i), "{context}");
+            if i + 1 < EVENTS {
+                backend.release();
+            }
+        }
+        assert_eq!(stream.finish(), Some(0), "{context}: curl's exit");
+        assert_eq!(backend.streams(), 1, "{context}");
+    }
 }
 
 #[test]
-fn server_sent_events_stream_unbuffered_over_http11() {
-    events_stream_unbuffered(Proto::H1);
+fn server_sent_events_arrive_one_by_one_over_http11() {
+    events_stream_over(Proto::H1);
 }
 
 #[test]
-fn server_sent_events_stream_unbuffered_over_h2() {
-    events_stream_unbuffered(Proto::H2);
+fn server_sent_events_arrive_one_by_one_over_http2() {
+    events_stream_over(Proto::H2);
 }
 
 #[test]
-fn server_sent_events_stream_unbuffered_over_h3() {
-    events_stream_unbuffered(Proto::H3);
+fn server_sent_events_arrive_one_by_one_over_http3() {
+    events_stream_over(Proto::H3);
 }
