@@ -24,6 +24,7 @@ mod upstream;
 
 // WebSockets (tunnels), per protocol.
 mod tunnel_limits;
+mod websocket_h1;
 mod websocket_h2;
 mod websocket_h3;
 
