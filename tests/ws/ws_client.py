@@ -38,6 +38,7 @@ import json
 import os
 import ssl
 import sys
+import threading
 import time
 
 from websockets.asyncio.client import connect
@@ -147,8 +148,19 @@ async def idle(args):
 
 
 async def stdin_eof():
-    # Blocking read on a thread: the tests end a hold by closing its stdin.
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    """Resolves when stdin reaches its end: the tests end a hold so."""
+    loop = asyncio.get_running_loop()
+    eof = loop.create_future()
+
+    def read():
+        sys.stdin.read()
+        loop.call_soon_threadsafe(lambda: eof.done() or eof.set_result(None))
+
+    # A daemon thread, not the loop's executor: asyncio.run would wait for
+    # the blocking read at its end, after the tunnel closed from the other
+    # side.
+    threading.Thread(target=read, daemon=True).start()
+    await eof
 
 
 async def hold(args):
@@ -166,7 +178,6 @@ async def hold(args):
             await ws.close(1000)
         report = {"ended": ended, "seconds": time.monotonic() - started}
         report.update(close_summary(ws))
-    # The stdin reader's thread may still block: the process exits anyway.
     return report
 
 
@@ -214,8 +225,6 @@ def main():
         sys.exit(1)
     report["command"] = args.command
     print(json.dumps(report), flush=True)
-    # A hold's stdin reader may still block on its thread.
-    os._exit(0)
 
 
 if __name__ == "__main__":

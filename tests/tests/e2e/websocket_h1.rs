@@ -37,8 +37,14 @@ const WHY_PYTHON: &str = "the HTTP/1.1 WebSocket tests run Python's websockets";
 /// access log at `access.log` in its folder.
 fn tls_proxy(rest: &str) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
-    write_self_signed(dir.path(), "localhost");
     let log = dir.path().join("access.log");
+    tls_proxy_logging_to(dir, &log, rest)
+}
+
+/// [`tls_proxy`] in `dir`, its access log at `log` (outside `dir` for a
+/// test that reads it after the proxy, and its folder, are gone).
+fn tls_proxy_logging_to(dir: tempfile::TempDir, log: &Path, rest: &str) -> Proxy {
+    write_self_signed(dir.path(), "localhost");
     Proxy::start_in(
         dir,
         &format!(
@@ -419,11 +425,17 @@ fn an_idle_http11_tunnel_is_closed_by_the_proxy() {
 #[test]
 fn sigterm_drains_an_open_http11_tunnel() {
     let echo = EchoServer::start();
-    let proxy = tls_proxy(&format!(
-        "[shutdown]\ndrain_timeout = \"3s\"\n\n{}",
-        app_service(&[&echo.url()], "")
-    ));
-    let log = access_log(&proxy);
+    // The proxy's folder goes with it when it exits; the log must stay.
+    let log_dir = tempfile::tempdir().unwrap();
+    let log = log_dir.path().join("access.log");
+    let proxy = tls_proxy_logging_to(
+        tempfile::tempdir().unwrap(),
+        &log,
+        &format!(
+            "[shutdown]\ndrain_timeout = \"3s\"\n\n{}",
+            app_service(&[&echo.url()], "")
+        ),
+    );
     let mut hold = Hold::open(&proxy);
     proxy.signal("TERM");
     // Still open a moment after the signal: the drain lets it go on.
@@ -431,6 +443,8 @@ fn sigterm_drains_an_open_http11_tunnel() {
     assert!(hold.running(), "the tunnel ended at the signal");
     let report = hold.report();
     assert_eq!(report["ended"], "server_closed", "{report}");
+    // The proxy closes the stream, not the WebSocket session.
+    assert_eq!(report["close_frame_received"], false, "{report}");
     let (code, logs) = proxy.wait_exit(Duration::from_secs(30));
     assert_eq!(code, Some(0), "{logs}");
     let lines = access_log_lines(&log, 1);
@@ -631,7 +645,11 @@ fn past_max_tunnels_an_http11_handshake_gets_503() {
         let report = hold.close();
         assert_eq!(report["ended"], "client_closed", "{report}");
     }
-    wait_for_closed_tunnels(&proxy, MAX as f64);
+    let samples = wait_for_closed_tunnels(&proxy, MAX as f64);
+    assert_eq!(
+        prom::value(&samples, "mirrorgate_tunnels_open", &[("protocol", "h1")]),
+        0.0
+    );
     let report = ws_client_ok(&proxy, &["echo"]);
     assert_eq!(report["status"], 101, "{report}");
 }
