@@ -498,12 +498,13 @@ fn a_post_with_upgrade_headers_reaches_the_backend_as_a_plain_post() {
 }
 
 /// A backend that answers every request `101 Switching Protocols` to
-/// WebSocket, whatever was asked; serves until the test process ends.
+/// WebSocket, whatever was asked; serves a few connections (the test
+/// needs one), each at most 30 s.
 fn always_101_backend() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for stream in listener.incoming().take(8) {
             let Ok(mut stream) = stream else { break };
             std::thread::spawn(move || {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
