@@ -28,6 +28,7 @@ mod sse;
 
 // WebSockets (tunnels), per protocol.
 mod tunnel_limits;
+mod websocket_h1;
 mod websocket_h2;
 mod websocket_h3;
 
