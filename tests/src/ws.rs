@@ -33,8 +33,14 @@ pub const MIB: f64 = 1024.0 * 1024.0;
 /// ([`access_log_path`]). Its HTTP/3 listener shares the HTTPS port.
 pub fn tls_proxy(rest: &str) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
-    write_self_signed(dir.path(), "localhost");
     let log = dir.path().join("access.log");
+    tls_proxy_logging_to(dir, &log, rest)
+}
+
+/// [`tls_proxy`] in `dir`, its access log at `log` (outside `dir` for a
+/// test that reads it after the proxy, and its folder, are gone).
+pub fn tls_proxy_logging_to(dir: tempfile::TempDir, log: &Path, rest: &str) -> Proxy {
+    write_self_signed(dir.path(), "localhost");
     Proxy::start_in(
         dir,
         &format!(
@@ -65,6 +71,7 @@ pub fn run_script(script: &str, args: &[String]) -> Result<Value, String> {
         .args(args)
         // No __pycache__ in the source tree.
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -141,6 +148,26 @@ impl EchoServer {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// The WebSocket handshakes it saw: each `{"path", "headers": [[name,
+    /// value]...]}`, asked of it directly (not through the proxy).
+    pub fn handshakes(&self) -> Vec<Value> {
+        let reply = curl(Proto::H1, &format!("{}/handshakes", self.url()), &[]);
+        assert_eq!(reply.status, 200, "{}", reply.stderr);
+        serde_json::from_slice(&reply.body).unwrap()
+    }
+}
+
+/// The values of header `name` (any case) in a handshake from
+/// [`EchoServer::handshakes`].
+pub fn handshake_header<'a>(handshake: &'a Value, name: &str) -> Vec<&'a str> {
+    handshake["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pair| pair[0].as_str().unwrap().eq_ignore_ascii_case(name))
+        .map(|pair| pair[1].as_str().unwrap())
+        .collect()
 }
 
 impl Drop for EchoServer {

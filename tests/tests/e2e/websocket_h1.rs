@@ -7,61 +7,24 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mirrorgate_tests::backend::Backend;
 use mirrorgate_tests::curl::{curl, Proto};
-use mirrorgate_tests::pki::write_self_signed;
 use mirrorgate_tests::prom;
 use mirrorgate_tests::proxy::{app_service, workspace_root, Proxy};
 use mirrorgate_tests::py_tools;
+use mirrorgate_tests::ws::{
+    access_log_lines, access_log_path, ca_file, handshake_header, metrics, run_script, tls_proxy,
+    tls_proxy_logging_to, wait_for_closed_tunnels, EchoServer, CLOSE_CODE, MIB, SCRIPT_LIMIT,
+    SCRIPT_TIMEOUT,
+};
 use serde_json::Value;
 
-/// Upper bound for one client script (its own `--timeout` is below it).
-const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
-/// What the client is told: generous for a busy 2-core machine; it only
-/// bounds a run that hangs.
-const SCRIPT_TIMEOUT: &str = "90";
-/// The close code the client sends and expects echoed.
-const CLOSE_CODE: u64 = 4001;
-/// The big message of the echo suite.
-const MIB: f64 = 1024.0 * 1024.0;
 /// Why the tests need the project's Python tools.
 const WHY_PYTHON: &str = "the HTTP/1.1 WebSocket tests run Python's websockets";
-
-/// A proxy with a certificate for `localhost` (`localhost.pem` in its
-/// folder, which the client trusts) and `rest` after it, with a JSON
-/// access log at `access.log` in its folder.
-fn tls_proxy(rest: &str) -> Proxy {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
-    tls_proxy_logging_to(dir, &log, rest)
-}
-
-/// [`tls_proxy`] in `dir`, its access log at `log` (outside `dir` for a
-/// test that reads it after the proxy, and its folder, are gone).
-fn tls_proxy_logging_to(dir: tempfile::TempDir, log: &Path, rest: &str) -> Proxy {
-    write_self_signed(dir.path(), "localhost");
-    Proxy::start_in(
-        dir,
-        &format!(
-            "[[tls.certificates]]\ncert = \"localhost.pem\"\nkey = \"localhost.key\"\n\n\
-             [access_log]\npath = \"{}\"\nformat = \"json\"\n\n{rest}",
-            log.display()
-        ),
-    )
-}
-
-fn ca_file(proxy: &Proxy) -> PathBuf {
-    proxy.dir.path().join("localhost.pem")
-}
-
-fn access_log(proxy: &Proxy) -> PathBuf {
-    proxy.dir.path().join("access.log")
-}
 
 /// `ws_client.py` with the options that point it at the proxy's HTTPS
 /// port (`wss://127.0.0.1:PORT/ws`, certificate checked for `localhost`),
@@ -70,53 +33,33 @@ fn ws_client_command(proxy: &Proxy, args: &[&str]) -> Command {
     let mut command = Command::new(py_tools::python(WHY_PYTHON));
     command
         .arg(workspace_root().join("tests/ws/ws_client.py"))
-        .args([
-            "--url",
-            &format!("wss://127.0.0.1:{}/ws", proxy.https_port),
-            "--server-hostname",
-            "localhost",
-            "--cafile",
-            ca_file(proxy).to_str().unwrap(),
-            "--timeout",
-            SCRIPT_TIMEOUT,
-        ])
+        .args(ws_client_options(proxy))
         .args(args)
         // No __pycache__ in the source tree.
         .env("PYTHONDONTWRITEBYTECODE", "1");
     command
 }
 
+/// The options that point `ws_client.py` at the proxy's HTTPS port.
+fn ws_client_options(proxy: &Proxy) -> Vec<String> {
+    vec![
+        "--url".into(),
+        format!("wss://127.0.0.1:{}/ws", proxy.https_port),
+        "--server-hostname".into(),
+        "localhost".into(),
+        "--cafile".into(),
+        ca_file(proxy).display().to_string(),
+        "--timeout".into(),
+        SCRIPT_TIMEOUT.into(),
+    ]
+}
+
 /// Runs `ws_client.py ARGS` against the proxy (bounded): its JSON report,
 /// or what it said on failure.
 fn ws_client(proxy: &Proxy, args: &[&str]) -> Result<Value, String> {
-    let mut child = ws_client_command(proxy, args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the py-tools python");
-    let deadline = Instant::now() + SCRIPT_LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "ws_client.py {args:?} still running after {SCRIPT_LIMIT:?}"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    if !out.status.success() {
-        return Err(format!("ws_client.py {args:?} failed: {stderr}{stdout}"));
-    }
-    eprintln!("ws_client.py {args:?}: {stdout}{stderr}");
-    serde_json::from_str(&stdout)
-        .map_err(|e| format!("ws_client.py: no JSON report ({e}): {stdout}"))
+    let mut all: Vec<String> = ws_client_options(proxy);
+    all.extend(args.iter().map(|a| a.to_string()));
+    run_script("ws_client.py", &all)
 }
 
 /// [`ws_client`] that must succeed; panics with the proxy's log.
@@ -199,126 +142,9 @@ impl Drop for Hold {
     }
 }
 
-/// `tests/ws/echo_server.py`: the HTTP/1.1 `websockets` echo backend.
-/// Killed on drop.
-struct EchoServer {
-    child: Child,
-    port: u16,
-}
-
-impl EchoServer {
-    fn start() -> EchoServer {
-        let mut child = Command::new(py_tools::python(WHY_PYTHON))
-            .arg(workspace_root().join("tests/ws/echo_server.py"))
-            .args(["--port", "0"])
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run tests/ws/echo_server.py");
-        // Read on a thread: a server that never says where it listens must
-        // fail the test, not block it.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line.strip_prefix("LISTENING ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let port = rx.recv_timeout(Duration::from_secs(30));
-        let mut server = EchoServer { child, port: 0 };
-        match port {
-            Ok(Some(port)) => server.port = port,
-            other => {
-                let exited = server.child.try_wait().unwrap();
-                panic!(
-                    "echo_server.py did not print `LISTENING <port>` ({other:?}, exit {exited:?})"
-                );
-            }
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The WebSocket handshakes it saw: each `{"path", "headers": [[name,
-    /// value]...]}`, asked of it directly (not through the proxy).
-    fn handshakes(&self) -> Vec<Value> {
-        let reply = curl(Proto::H1, &format!("{}/handshakes", self.url()), &[]);
-        assert_eq!(reply.status, 200, "{}", reply.stderr);
-        serde_json::from_slice(&reply.body).unwrap()
-    }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The values of header `name` (any case) in a handshake from
-/// [`EchoServer::handshakes`].
-fn handshake_header<'a>(handshake: &'a Value, name: &str) -> Vec<&'a str> {
-    handshake["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|pair| pair[0].as_str().unwrap().eq_ignore_ascii_case(name))
-        .map(|pair| pair[1].as_str().unwrap())
-        .collect()
-}
-
-/// Every sample of the proxy's `/metrics`.
-fn metrics(proxy: &Proxy) -> Vec<prom::Sample> {
-    let reply = curl(Proto::H1, &proxy.admin_url("/metrics"), &[]);
-    assert_eq!(reply.status, 200);
-    prom::parse(&reply.text())
-}
-
 /// The value of `name` with `labels` now.
 fn metric(proxy: &Proxy, name: &str, labels: &[(&str, &str)]) -> f64 {
     prom::value(&metrics(proxy), name, labels)
-}
-
-/// Waits (at most 30 s) until `mirrorgate_tunnels_closed_total{protocol="h1"}`
-/// reaches `count` (a tunnel is counted, and logged, when it ends, which
-/// may be just after the client saw it end); then the samples.
-fn wait_for_closed_tunnels(proxy: &Proxy, count: f64) -> Vec<prom::Sample> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let samples = metrics(proxy);
-        let closed = prom::value(
-            &samples,
-            "mirrorgate_tunnels_closed_total",
-            &[("protocol", "h1")],
-        );
-        if closed >= count || Instant::now() > deadline {
-            return samples;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The JSON lines of the access log at `path` once there are `count` of
-/// them (at most 30 s).
-fn access_log_lines(path: &Path, count: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        if lines.len() >= count || Instant::now() > deadline {
-            return lines
-                .iter()
-                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-                .collect();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// (a): the echo suite over `wss://` with an HTTP/1.1 Upgrade: text and
@@ -334,7 +160,7 @@ fn an_http11_client_echoes_through_the_proxy() {
     assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
     assert_eq!(report["pong"], true, "{report}");
 
-    let samples = wait_for_closed_tunnels(&proxy, 1.0);
+    let samples = wait_for_closed_tunnels(&proxy, "h1", 1.0);
     let value = |name, labels: &[(&str, &str)]| prom::value(&samples, name, labels);
     let h1 = [("protocol", "h1")];
     assert_eq!(value("mirrorgate_tunnels_opened_total", &h1), 1.0);
@@ -348,7 +174,7 @@ fn an_http11_client_echoes_through_the_proxy() {
         assert!(bytes >= MIB, "{direction}: {bytes} bytes");
     }
 
-    let lines = access_log_lines(&access_log(&proxy), 1);
+    let lines = access_log_lines(&access_log_path(&proxy), 1);
     assert_eq!(lines.len(), 1, "one line per tunnel: {lines:?}");
     let line = &lines[0];
     assert_eq!(line["status"], 101, "{line}");
@@ -378,7 +204,7 @@ fn fifty_http11_tunnels_at_once_all_echo() {
     let count = COUNT.to_string();
     let report = ws_client_ok(&proxy, &["many", "--count", &count]);
     assert_eq!(report["succeeded"], COUNT, "{report}");
-    let samples = wait_for_closed_tunnels(&proxy, COUNT as f64);
+    let samples = wait_for_closed_tunnels(&proxy, "h1", COUNT as f64);
     let h1 = [("protocol", "h1")];
     for family in [
         "mirrorgate_tunnels_opened_total",
@@ -404,7 +230,7 @@ fn an_idle_http11_tunnel_is_closed_by_the_proxy() {
     // so the client sees an abnormal closure (RFC 6455 §7.1.5).
     assert_eq!(report["close_frame_received"], false, "{report}");
     assert_eq!(report["close_code"], 1006, "{report}");
-    let samples = wait_for_closed_tunnels(&proxy, 1.0);
+    let samples = wait_for_closed_tunnels(&proxy, "h1", 1.0);
     assert_eq!(
         prom::value(
             &samples,
@@ -415,7 +241,7 @@ fn an_idle_http11_tunnel_is_closed_by_the_proxy() {
         "{}",
         proxy.logs()
     );
-    let lines = access_log_lines(&access_log(&proxy), 1);
+    let lines = access_log_lines(&access_log_path(&proxy), 1);
     assert_eq!(lines[0]["tunnel"]["closed"], "idle_timeout", "{lines:?}");
 }
 
@@ -646,7 +472,7 @@ fn past_max_tunnels_an_http11_handshake_gets_503() {
         let report = hold.close();
         assert_eq!(report["ended"], "client_closed", "{report}");
     }
-    let samples = wait_for_closed_tunnels(&proxy, MAX as f64);
+    let samples = wait_for_closed_tunnels(&proxy, "h1", MAX as f64);
     assert_eq!(
         prom::value(&samples, "mirrorgate_tunnels_open", &[("protocol", "h1")]),
         0.0
@@ -671,7 +497,7 @@ fn an_http11_tunnel_is_not_mirrored() {
     ));
     let report = ws_client_ok(&proxy, &["echo"]);
     assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
-    wait_for_closed_tunnels(&proxy, 1.0);
+    wait_for_closed_tunnels(&proxy, "h1", 1.0);
     let copies = mirror.settle(Duration::from_millis(300), Duration::from_secs(20));
     assert!(copies.is_empty(), "{copies:?}");
     assert_eq!(
