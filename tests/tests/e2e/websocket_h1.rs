@@ -17,9 +17,9 @@ use mirrorgate_tests::prom;
 use mirrorgate_tests::proxy::{app_service, workspace_root, Proxy};
 use mirrorgate_tests::py_tools;
 use mirrorgate_tests::ws::{
-    access_log_lines, access_log_path, ca_file, handshake_header, metrics, run_script, tls_proxy,
-    tls_proxy_logging_to, wait_for_closed_tunnels, EchoServer, CLOSE_CODE, MIB, SCRIPT_LIMIT,
-    SCRIPT_TIMEOUT,
+    access_log_lines, access_log_path, assert_one_echo_tunnel, ca_file, handshake_header, metrics,
+    run_script, tls_proxy, tls_proxy_logging_to, wait_for_closed_tunnels, EchoServer, CLOSE_CODE,
+    SCRIPT_LIMIT, SCRIPT_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -160,38 +160,7 @@ fn an_http11_client_echoes_through_the_proxy() {
     assert_eq!(report["close_code"], CLOSE_CODE, "{report}");
     assert_eq!(report["pong"], true, "{report}");
 
-    let samples = wait_for_closed_tunnels(&proxy, "h1", 1.0);
-    let value = |name, labels: &[(&str, &str)]| prom::value(&samples, name, labels);
-    let h1 = [("protocol", "h1")];
-    assert_eq!(value("mirrorgate_tunnels_opened_total", &h1), 1.0);
-    assert_eq!(value("mirrorgate_tunnels_closed_total", &h1), 1.0);
-    assert_eq!(value("mirrorgate_tunnels_open", &h1), 0.0);
-    for direction in ["to_backend", "to_client"] {
-        let bytes = value(
-            "mirrorgate_tunnel_bytes_total",
-            &[("protocol", "h1"), ("direction", direction)],
-        );
-        assert!(bytes >= MIB, "{direction}: {bytes} bytes");
-    }
-
-    let lines = access_log_lines(&access_log_path(&proxy), 1);
-    assert_eq!(lines.len(), 1, "one line per tunnel: {lines:?}");
-    let line = &lines[0];
-    assert_eq!(line["status"], 101, "{line}");
-    assert_eq!(line["service"], "app", "{line}");
-    assert_eq!(line["tunnel"]["protocol"], "websocket", "{line}");
-    // The backend closes its side after the close handshake (RFC 6455
-    // §7.1.1) as the client closes its: either may come first.
-    let closed = line["tunnel"]["closed"].as_str().unwrap_or_default();
-    assert!(
-        ["client_closed", "backend_closed"].contains(&closed),
-        "{line}"
-    );
-    for key in ["bytes_to_backend", "bytes_to_client"] {
-        let bytes = line["tunnel"][key].as_f64().unwrap_or_default();
-        assert!(bytes >= MIB, "{key}: {line}");
-    }
-    assert_eq!(line["bytes"], line["tunnel"]["bytes_to_client"], "{line}");
+    assert_one_echo_tunnel(&proxy, "h1", 101);
 }
 
 /// (b): fifty tunnels at once, each on its own TLS connection, each
