@@ -21,6 +21,7 @@ Prints one JSON line on stdout (status, response headers, the keys); exits
 """
 
 import argparse
+import asyncio
 import base64
 import hashlib
 import json
@@ -29,7 +30,7 @@ import ssl
 import sys
 
 from websockets.exceptions import WebSocketException
-from websockets.sync.client import connect
+from websockets.asyncio.client import connect
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 CLOSE_CODE = 4001
@@ -43,15 +44,18 @@ def expected_accept(key):
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
 
-def run(args):
+async def run(args):
     host, port = args.connect.rsplit(":", 1)
     authority = args.authority or args.connect
     context = ssl.create_default_context(cafile=args.cafile)
     # HTTP/1.1 only: a WebSocket Upgrade does not exist in HTTP/2.
     context.set_alpn_protocols(["http/1.1"])
     sock = socket.create_connection((host.strip("[]"), int(port)), timeout=args.timeout)
+    sock.setblocking(False)
     report = {}
-    with connect(
+    # The asyncio client: the sync one's close handshake, over TLS, now and
+    # then closed its socket before the close frame came back.
+    async with connect(
         f"wss://{authority}{args.path}",
         sock=sock,
         ssl=context,
@@ -75,11 +79,11 @@ def run(args):
         if report["accept"] != report["expected_accept"]:
             raise Failed(f"Sec-WebSocket-Accept {report['accept']!r}, expected {report['expected_accept']!r}")
         for message in ["hello over HTTP/1.1 \u2713", bytes(range(256))]:
-            ws.send(message)
-            echoed = ws.recv(timeout=args.timeout)
+            await ws.send(message)
+            echoed = await asyncio.wait_for(ws.recv(), args.timeout)
             if echoed != message:
                 raise Failed(f"sent {message!r}, got back {echoed!r}")
-        ws.close(code=CLOSE_CODE, reason="bye")
+        await ws.close(code=CLOSE_CODE, reason="bye")
         received = ws.protocol.close_rcvd
         report["close_code"] = received.code if received else None
         if report["close_code"] != CLOSE_CODE:
@@ -96,8 +100,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds for each step")
     args = parser.parse_args()
     try:
-        report = run(args)
-    except (Failed, OSError, WebSocketException) as e:
+        report = asyncio.run(asyncio.wait_for(run(args), args.timeout * 3))
+    except (Failed, OSError, WebSocketException, asyncio.TimeoutError) as e:
         print(f"h1_ws_handshake: FAILED: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)
     print(json.dumps(report))

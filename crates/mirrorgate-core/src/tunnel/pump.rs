@@ -203,7 +203,14 @@ impl<R: AsyncRead> AsyncRead for Counted<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let polled = match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            // A TLS peer that closes its socket without close_notify (as
+            // browsers and many clients do) has ended its side, not failed
+            // it: what it sent before must still reach the other side,
+            // followed by a clean end, as nginx passes it on.
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+            polled => polled,
+        };
         let read = (buf.filled().len() - before) as u64;
         if read > 0 {
             self.total += read;
@@ -273,6 +280,66 @@ mod tests {
                 to_client: 3
             }
         );
+    }
+
+    /// Yields `data`, then fails as rustls does when the peer closes
+    /// without close_notify.
+    struct EndsWithoutCloseNotify(Option<&'static [u8]>);
+
+    impl AsyncRead for EndsWithoutCloseNotify {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            match self.0.take() {
+                Some(data) => {
+                    buf.put_slice(data);
+                    Poll::Ready(Ok(()))
+                }
+                None => Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into())),
+            }
+        }
+    }
+
+    impl AsyncWrite for EndsWithoutCloseNotify {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_gone_without_close_notify_closed_its_side_and_its_bytes_arrive() {
+        let (backend, mut backend_far) = tokio::io::duplex(1024);
+        let counters = Metrics::new().tunnel_opened(Protocol::Http1);
+        let task = tokio::spawn(async move {
+            let client = EndsWithoutCloseNotify(Some(b"last words"));
+            pump(
+                Box::new(client),
+                Box::new(backend),
+                LONG,
+                &Lifecycle::new(),
+                &counters,
+            )
+            .await
+        });
+        let mut got = Vec::new();
+        backend_far.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"last words", "then a clean end");
+        drop(backend_far);
+        let pumped = task.await.unwrap();
+        assert_eq!(pumped.reason, TunnelClose::ClientClosed);
+        assert_eq!(pumped.to_backend, 10);
     }
 
     #[tokio::test(start_paused = true)]
