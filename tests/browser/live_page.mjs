@@ -26,38 +26,12 @@
 // exits 1, saying what did not happen, with a screenshot of the page as
 // it was at --screenshot with `.failed.png` in place of `.png`.
 
-import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
+import { findChromium, parseArgs } from "./script_args.mjs";
+
 const USAGE = "usage: live_page.mjs --tools DIR --admin URL --screenshot PNG [options] (see the comment at the top)";
-
-function parseArgs(argv) {
-  const args = { moving: "h1,h2,h3", timeout: "90", "color-scheme": "light" };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (!flag.startsWith("--") || value === undefined) throw new Error(`bad argument ${flag}\n${USAGE}`);
-    args[flag.slice(2)] = value;
-  }
-  for (const required of ["tools", "admin", "screenshot"]) {
-    if (!args[required]) throw new Error(`--${required} is required\n${USAGE}`);
-  }
-  return args;
-}
-
-// The first `chromium` on PATH.
-function findChromium() {
-  for (const dir of (process.env.PATH || "").split(path.delimiter)) {
-    const candidate = path.join(dir, "chromium");
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error("no chromium on PATH: install Debian's chromium (scripts/install-test-deps.sh does)");
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (...parts) => console.error("live_page:", ...parts);
@@ -93,7 +67,7 @@ function sendTraffic(url) {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2), { defaults: { moving: "h1,h2,h3", timeout: "90", "color-scheme": "light" }, required: ["tools", "admin", "screenshot"], usage: USAGE });
   const require = createRequire(path.join(path.resolve(args.tools), "package.json"));
   const { chromium } = require("playwright-core");
   const admin = args.admin.replace(/\/$/, "");

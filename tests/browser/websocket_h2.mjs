@@ -38,34 +38,9 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
+import { findChromium, parseArgs } from "./script_args.mjs";
+
 const USAGE = "usage: websocket_h2.mjs --tools DIR --url URL --cert PEM [options] (see the comment at the top)";
-
-function parseArgs(argv) {
-  const args = { "ws-path": "/ws", timeout: "90" };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (!flag.startsWith("--") || value === undefined) throw new Error(`bad argument ${flag}\n${USAGE}`);
-    args[flag.slice(2)] = value;
-  }
-  for (const required of ["tools", "url", "cert"]) {
-    if (!args[required]) throw new Error(`--${required} is required\n${USAGE}`);
-  }
-  return args;
-}
-
-// The first `chromium` on PATH.
-function findChromium() {
-  for (const dir of (process.env.PATH || "").split(path.delimiter)) {
-    const candidate = path.join(dir, "chromium");
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error("no chromium on PATH: install Debian's chromium (scripts/install-test-deps.sh does)");
-}
 
 // Base64 of the SHA-256 of the certificate's SubjectPublicKeyInfo: what
 // --ignore-certificate-errors-spki-list takes.
@@ -146,7 +121,7 @@ function echoInPage([url, limitMs]) {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2), { defaults: { "ws-path": "/ws", timeout: "90" }, required: ["tools", "url", "cert"], usage: USAGE });
   const require = createRequire(path.join(path.resolve(args.tools), "package.json"));
   const { chromium } = require("playwright-core");
   const deadline = Date.now() + Number(args.timeout) * 1000;

@@ -184,6 +184,11 @@ pub fn metrics(proxy: &Proxy) -> Vec<prom::Sample> {
     prom::parse(&reply.text())
 }
 
+/// The value of `name` with `labels` in the proxy's `/metrics` now.
+pub fn metric(proxy: &Proxy, name: &str, labels: &[(&str, &str)]) -> f64 {
+    prom::value(&metrics(proxy), name, labels)
+}
+
 /// Waits (at most 30 s) until `mirrorgate_tunnels_closed_total` of
 /// `protocol` reaches `count` (a tunnel is counted, and logged, when it
 /// ends, which may be just after the client saw it end); then the

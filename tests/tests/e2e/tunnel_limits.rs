@@ -8,8 +8,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use mirrorgate_tests::curl::{curl, Proto};
-use mirrorgate_tests::prom::{parse, value};
 use mirrorgate_tests::proxy::{free_port, Proxy};
+use mirrorgate_tests::ws::metric;
 
 /// Config after `[listen]`: a demo backend on a fresh port, routed.
 fn demo_config() -> String {
@@ -55,11 +55,6 @@ fn open_tunnel(proxy: &Proxy) -> TcpStream {
         "{text}"
     );
     stream
-}
-
-fn metric(proxy: &Proxy, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let reply = curl(Proto::H1, &proxy.admin_url("/metrics"), &[]);
-    value(&parse(&reply.text()), name, labels)
 }
 
 /// Whether a new TCP connection is closed at accept (no answer).

@@ -17,7 +17,7 @@ use mirrorgate_tests::prom;
 use mirrorgate_tests::proxy::{app_service, workspace_root, Proxy};
 use mirrorgate_tests::py_tools;
 use mirrorgate_tests::ws::{
-    access_log_lines, access_log_path, assert_one_echo_tunnel, ca_file, handshake_header, metrics,
+    access_log_lines, access_log_path, assert_one_echo_tunnel, ca_file, handshake_header, metric,
     run_script, tls_proxy, tls_proxy_logging_to, wait_for_closed_tunnels, EchoServer, CLOSE_CODE,
     SCRIPT_LIMIT, SCRIPT_TIMEOUT,
 };
@@ -140,11 +140,6 @@ impl Drop for Hold {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The value of `name` with `labels` now.
-fn metric(proxy: &Proxy, name: &str, labels: &[(&str, &str)]) -> f64 {
-    prom::value(&metrics(proxy), name, labels)
 }
 
 /// (a): the echo suite over `wss://` with an HTTP/1.1 Upgrade: text and
