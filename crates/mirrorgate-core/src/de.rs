@@ -36,6 +36,29 @@ where
         .collect()
 }
 
+/// A size in bytes, written as a number or as `"64MiB"`, `"512KiB"`,
+/// `"1GB"` (binary and decimal units).
+pub(crate) fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(n) => Ok(n),
+        Size::Text(s) => s
+            .trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|size| size.as_u64())
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "invalid size `{s}`: write e.g. \"64MiB\", \"512KiB\" or a number of bytes"
+                ))
+            }),
+    }
+}
+
 /// The longest duration any key accepts: a year. Longer is a typo, and
 /// far longer overflows clock arithmetic (`Instant + Duration` panics) or
 /// QUIC's idle timeout (at most 2^62 ms).

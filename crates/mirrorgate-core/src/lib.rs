@@ -21,6 +21,7 @@ pub mod listener;
 pub mod metrics;
 pub mod mirror;
 pub mod proxy;
+pub mod record;
 mod router;
 pub mod tunnel;
 pub mod upstream;

@@ -113,7 +113,7 @@ fn request_summary(redactor: &Redactor, head: &Parts, body: &[Bytes]) -> Request
     RequestSummary {
         method: head.method.to_string(),
         path: head.uri.path().to_string(),
-        query: head.uri.query().map(str::to_string),
+        query: head.uri.query().map(|q| redactor.query(q)),
         headers: headers_json(&head.headers, |name, value| {
             Some(redactor.header(name, value))
         }),

@@ -1,13 +1,20 @@
-//! Keeping secrets out of the diff log and the admin API.
+//! Keeping secrets out of everything mirrorgate writes about a request:
+//! the diff log, the admin API and the recorders' files (one scrubber for
+//! all of them).
 //!
 //! A redacted value becomes `redacted:` and the first 12 hex digits of
 //! HMAC-SHA256(key, value): the same value gives the same token, so two
 //! records still correlate, but without the key a token cannot be checked
 //! against guesses (a plain hash of a password could).
+//!
+//! Rules: a header name (its whole value), `cookie:NAME` (one cookie, in
+//! `Cookie` and `Set-Cookie`), `query:NAME` (one query parameter) and a
+//! JSON path starting with `$` (a body field and everything under it).
 
 use std::fmt;
 
 use hmac::{Hmac, Mac};
+use http::header::{COOKIE, SET_COOKIE};
 use http::HeaderName;
 use serde_json::Value;
 use sha2::Sha256;
@@ -19,6 +26,8 @@ use super::{JsonPath, Segment};
 pub struct Redactor {
     mac: Hmac<Sha256>,
     headers: Vec<HeaderName>,
+    cookies: Vec<String>,
+    query: Vec<String>,
     paths: Vec<JsonPath>,
 }
 
@@ -27,6 +36,8 @@ impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor")
             .field("headers", &self.headers)
+            .field("cookies", &self.cookies)
+            .field("query", &self.query)
             .field("paths", &self.paths)
             .finish_non_exhaustive()
     }
@@ -34,24 +45,37 @@ impl fmt::Debug for Redactor {
 
 impl Redactor {
     /// A redactor keyed by `key` for `rules`: header names (any case; the
-    /// whole value is redacted, so `cookie` hides every cookie) and JSON
-    /// paths starting with `$` (the place and everything under it).
+    /// whole value is redacted, so `cookie` hides every cookie),
+    /// `cookie:NAME`, `query:NAME` and JSON paths starting with `$` (the
+    /// place and everything under it).
     pub fn new(key: &[u8], rules: &[String]) -> Result<Redactor, String> {
         let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|e| e.to_string())?;
         let mut redactor = Redactor {
             mac,
             headers: Vec::new(),
+            cookies: Vec::new(),
+            query: Vec::new(),
             paths: Vec::new(),
         };
         for rule in rules {
+            let named = |prefix: &str| {
+                rule.strip_prefix(prefix).map(|name| match name.trim() {
+                    "" => Err(format!("invalid redact rule `{rule}`: the name is missing")),
+                    name => Ok(name.to_string()),
+                })
+            };
             if rule.starts_with('$') {
                 redactor.paths.push(rule.parse()?);
+            } else if let Some(name) = named("cookie:") {
+                redactor.cookies.push(name?);
+            } else if let Some(name) = named("query:") {
+                redactor.query.push(name?);
             } else {
                 let name =
                     HeaderName::from_bytes(rule.to_ascii_lowercase().as_bytes()).map_err(|_| {
                         format!(
-                            "invalid redact rule `{rule}`: neither a header name \
-                             nor a JSON path starting with `$`"
+                            "invalid redact rule `{rule}`: neither a header name, \
+                             `cookie:NAME`, `query:NAME` nor a JSON path starting with `$`"
                         )
                     })?;
                 redactor.headers.push(name);
@@ -68,13 +92,95 @@ impl Redactor {
         format!("redacted:{}", hex::encode(&digest[..6]))
     }
 
-    /// The header's value, or its token when the header is redacted.
+    /// Whether there is nothing to redact.
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty()
+            && self.cookies.is_empty()
+            && self.query.is_empty()
+            && self.paths.is_empty()
+    }
+
+    /// Whether the whole value of header `name` is redacted.
+    pub fn redacts_header(&self, name: &HeaderName) -> bool {
+        self.headers.contains(name)
+    }
+
+    /// The header's value, its token when the header is redacted, or with
+    /// the redacted cookies' values replaced (`Cookie`, `Set-Cookie`).
     pub fn header(&self, name: &HeaderName, value: &str) -> String {
         if self.headers.contains(name) {
             self.token(value.as_bytes())
+        } else if *name == COOKIE && !self.cookies.is_empty() {
+            self.cookie_header(value)
+        } else if *name == SET_COOKIE && !self.cookies.is_empty() {
+            self.set_cookie_header(value)
         } else {
             value.to_owned()
         }
+    }
+
+    /// A `Cookie` header (`a=1; b=2`) with the redacted cookies' values
+    /// replaced by their tokens.
+    fn cookie_header(&self, value: &str) -> String {
+        value
+            .split(';')
+            .map(|pair| self.pair(pair.trim(), &self.cookies))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// A `Set-Cookie` header: the first pair is the cookie, the rest are
+    /// its attributes and stay.
+    fn set_cookie_header(&self, value: &str) -> String {
+        match value.split_once(';') {
+            Some((pair, attributes)) => {
+                format!("{};{attributes}", self.pair(pair.trim(), &self.cookies))
+            }
+            None => self.pair(value.trim(), &self.cookies),
+        }
+    }
+
+    /// `name=value` with the value replaced when `name` is in `names`.
+    fn pair(&self, pair: &str, names: &[String]) -> String {
+        match pair.split_once('=') {
+            Some((name, value)) if names.iter().any(|n| n == name.trim()) => {
+                format!("{name}={}", self.token(value.as_bytes()))
+            }
+            _ => pair.to_owned(),
+        }
+    }
+
+    /// Whether query parameter `name` is redacted.
+    pub fn redacts_query(&self, name: &str) -> bool {
+        self.query.iter().any(|q| q == name)
+    }
+
+    /// A query string (without `?`) with the redacted parameters' values
+    /// replaced by their tokens; the rest is kept byte for byte.
+    pub fn query(&self, query: &str) -> String {
+        if self.query.is_empty() {
+            return query.to_owned();
+        }
+        query
+            .split('&')
+            .map(|pair| self.pair(pair, &self.query))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// A whole body with its redacted JSON places replaced, compactly
+    /// re-serialized; `None` when nothing in it is redacted (no rule
+    /// matched, or it is not JSON), so the body is kept byte for byte.
+    pub fn body(&self, body: &[u8]) -> Option<Vec<u8>> {
+        if self.paths.is_empty() {
+            return None;
+        }
+        let original = serde_json::from_slice::<Value>(body).ok()?;
+        let mut document = original.clone();
+        for rule in &self.paths {
+            self.under(&mut document, rule.segments());
+        }
+        (document != original).then(|| document.to_string().into_bytes())
     }
 
     /// A difference's value at `at`, redacted: whole when `at` (a
@@ -84,9 +190,10 @@ impl Redactor {
     /// stays `null`.
     pub fn json(&self, at: &str, mut value: Value) -> Value {
         if let Some(name) = at.strip_prefix("header:") {
-            return match self.headers.iter().any(|h| h == name) {
-                true => self.redact_headers(value),
-                false => value,
+            return match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(name) if self.headers.contains(&name) => self.redact_headers(value),
+                Ok(name) if name == COOKIE || name == SET_COOKIE => self.each_string(value, &name),
+                _ => value,
             };
         }
         let Some(place) = at
@@ -139,6 +246,20 @@ impl Redactor {
             Value::Null => Value::Null,
             Value::String(s) => Value::String(self.token(s.as_bytes())),
             other => Value::String(self.token(other.to_string().as_bytes())),
+        }
+    }
+
+    /// A header difference's value (a string, or a list for several),
+    /// each string redacted by [`Redactor::header`].
+    fn each_string(&self, value: Value, name: &HeaderName) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.header(name, &s)),
+            Value::Array(list) => Value::Array(
+                list.into_iter()
+                    .map(|v| self.each_string(v, name))
+                    .collect(),
+            ),
+            other => other,
         }
     }
 
@@ -254,13 +375,49 @@ mod tests {
     }
 
     #[test]
+    fn cookies_and_query_parameters_by_name() {
+        let r = redactor(&["cookie:session", "query:token"]);
+        let cookie = HeaderName::from_static("cookie");
+        let t = r.token(b"s3cr3t");
+        assert_eq!(
+            r.header(&cookie, "theme=dark; session=s3cr3t"),
+            format!("theme=dark; session={t}")
+        );
+        let set_cookie = HeaderName::from_static("set-cookie");
+        assert_eq!(
+            r.header(&set_cookie, "session=s3cr3t; Path=/; HttpOnly"),
+            format!("session={t}; Path=/; HttpOnly")
+        );
+        assert_eq!(r.header(&set_cookie, "theme=dark"), "theme=dark");
+        assert_eq!(r.query("a=1&token=s3cr3t&b"), format!("a=1&token={t}&b"));
+        assert!(r.redacts_query("token") && !r.redacts_query("a"));
+        let diff = r.json("header:cookie", json!("session=s3cr3t"));
+        assert_eq!(diff, json!(format!("session={t}")));
+        assert!(!r.is_empty() && redactor(&[]).is_empty());
+    }
+
+    #[test]
+    fn whole_bodies_are_rewritten_only_when_a_place_matched() {
+        let r = redactor(&["$.password", "$.card.number"]);
+        let body = br#"{"user":"ann","password":"pw","card":{"number":"4111"}}"#;
+        let redacted = String::from_utf8(r.body(body).unwrap()).unwrap();
+        assert!(!redacted.contains("\"pw\"") && !redacted.contains("4111"));
+        assert!(redacted.contains(&r.token(b"4111")));
+        assert_eq!(r.body(br#"{ "user": "ann" }"#), None);
+        assert_eq!(r.body(b"not json"), None);
+        assert_eq!(redactor(&[]).body(body), None);
+    }
+
+    #[test]
     fn bad_rules_are_refused() {
         let err = Redactor::new(b"k", &["bad header".into()]).unwrap_err();
         assert_eq!(
             err,
-            "invalid redact rule `bad header`: neither a header name \
-             nor a JSON path starting with `$`"
+            "invalid redact rule `bad header`: neither a header name, \
+             `cookie:NAME`, `query:NAME` nor a JSON path starting with `$`"
         );
+        let err = Redactor::new(b"k", &["cookie: ".into()]).unwrap_err();
+        assert!(err.contains("the name is missing"), "{err}");
         let err = Redactor::new(b"k", &["$.a[".into()]).unwrap_err();
         assert!(err.starts_with("invalid JSON path `$.a[`"), "{err}");
     }

@@ -110,7 +110,7 @@ fn keep_host() -> MirrorHost {
     MirrorHost::Keep
 }
 
-fn percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(super) fn percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let value = f64::deserialize(d)?;
     if !(0.0..=100.0).contains(&value) {
         return Err(serde::de::Error::custom(format!(
@@ -132,7 +132,9 @@ fn tag_header<'de, D: serde::Deserializer<'de>>(
     Ok(Some((name, value)))
 }
 
-fn methods<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<http::Method>>, D::Error> {
+pub(super) fn methods<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<http::Method>>, D::Error> {
     let list = Vec::<String>::deserialize(d)?;
     list.iter()
         .map(|m| {

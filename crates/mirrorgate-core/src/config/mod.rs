@@ -12,6 +12,7 @@ mod compare;
 mod file_path;
 mod mirror;
 mod proxy;
+mod recorder;
 mod route;
 mod service;
 
@@ -20,5 +21,6 @@ pub use compare::CompareConfig;
 pub use file_path::FilePath;
 pub use mirror::MirrorConfig;
 pub use proxy::{PlainHttp, ProxyConfig};
+pub use recorder::{Compression, RecorderConfig};
 pub use route::{HeaderMatch, RouteConfig};
 pub use service::ServiceConfig;

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use super::backends::backends;
-use super::{FilePath, MirrorConfig};
+use super::{FilePath, MirrorConfig, RecorderConfig};
+use crate::compare::RedactKey;
 use crate::de::duration;
 use crate::mirror::SampleSeed;
 use crate::upstream::{ActiveHealth, BackendUrl, PassiveHealth, UpstreamProtocol};
@@ -49,9 +50,18 @@ pub struct ServiceConfig {
     /// random seed per process (kept across reloads only). Never logged.
     #[serde(default)]
     pub sample_seed: Option<SampleSeed>,
+    /// Secret keying the tokens that redacted values become, in the
+    /// recorders' files and the comparisons' diff log and API: nodes with
+    /// one key give one value the same token. Default: derived from the
+    /// sampling seed. Never logged.
+    #[serde(default)]
+    pub redact_key: Option<RedactKey>,
     /// Backends that get sampled copies of this service's requests.
     #[serde(default)]
     pub mirrors: Vec<MirrorConfig>,
+    /// Where sampled requests are recorded, for `mirrorgate replay`.
+    #[serde(default)]
+    pub recorders: Vec<RecorderConfig>,
     /// Active health checks; off when absent.
     #[serde(default)]
     pub health_check: Option<ActiveHealth>,

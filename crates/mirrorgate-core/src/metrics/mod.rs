@@ -13,6 +13,7 @@ mod handles;
 mod labels;
 mod limit;
 mod mirror_counters;
+mod recorders;
 mod status_class;
 mod tunnels;
 
@@ -33,6 +34,7 @@ use labels::{
 };
 pub use limit::Limit;
 pub use mirror_counters::{DropReason, FailReason, MirrorCounters, MirrorStats, SkipReason};
+pub use recorders::{RecordDrop, RecorderCounters};
 pub use status_class::StatusClass;
 pub use tunnels::{TunnelClose, TunnelCounters, TunnelPermit};
 
@@ -89,6 +91,7 @@ struct Families {
     limit_hits: Family<LimitLabels, Counter>,
     access_log_dropped: Counter,
     tunnels: tunnels::TunnelFamilies,
+    recorders: recorders::RecorderFamilies,
     /// Per protocol (see `handles::protocol_index`), resolved once: these
     /// move on every request or connection.
     in_flight_by_protocol: [Gauge; 3],
@@ -139,6 +142,7 @@ impl Metrics {
             limit_hits: Family::default(),
             access_log_dropped: Counter::default(),
             tunnels: Default::default(),
+            recorders: Default::default(),
             in_flight_by_protocol: Default::default(),
             requests_by_protocol: Default::default(),
             open_by_protocol: Default::default(),
@@ -272,6 +276,7 @@ impl Metrics {
             f.access_log_dropped.clone(),
         );
         f.tunnels.register(r);
+        f.recorders.register(r);
         f.registry = registry;
         Metrics { inner: Arc::new(f) }
     }
@@ -365,6 +370,12 @@ impl Metrics {
             .reloads
             .get_or_create(&ReloadLabels { result })
             .inc();
+    }
+
+    /// The counters of `service`'s recorder `recorder`, the same ones
+    /// across reloads.
+    pub fn recorder(&self, service: &str, recorder: &str) -> RecorderCounters {
+        self.inner.recorders.recorder(service, recorder)
     }
 
     /// A permit for one more tunnel, unless `max_tunnels` are open
