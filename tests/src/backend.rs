@@ -42,6 +42,9 @@ pub struct Recorded {
     pub body_sha256: String,
     /// Whether the body ended cleanly: false when the proxy aborted it.
     pub body_complete: bool,
+    /// When its head arrived (before the body was read), for tests of
+    /// pacing: the gaps between arrivals.
+    pub arrived: std::time::Instant,
 }
 
 impl Recorded {
@@ -330,6 +333,7 @@ async fn answer(
     answered: Arc<AtomicUsize>,
     req: Request<Incoming>,
 ) -> Result<Answer, Infallible> {
+    let arrived = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let (body_len, body_sha256, body_complete) = measure(body).await;
     let recorded = Recorded {
@@ -362,6 +366,7 @@ async fn answer(
         body_len,
         body_sha256,
         body_complete,
+        arrived,
     };
     log.lock().unwrap().push(recorded.clone());
     let path = recorded.path.as_str();

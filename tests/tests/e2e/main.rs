@@ -50,6 +50,9 @@ mod live_page;
 mod metrics;
 mod operations;
 
+// Recording and replaying traffic.
+mod replay;
+
 // Attacks, per protocol.
 mod attacks_h1;
 mod attacks_h2;
