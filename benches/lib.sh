@@ -97,3 +97,69 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a/b; else p
 machine() {
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -r)."
 }
+
+# --- load generators: each prints "req/s p50_us p99_us errors" ---------------
+# Pinned to core 1 with the origins; $DURATION seconds, $CONNECTIONS
+# connections (HTTP/2: 10 connections x 10 streams). Extra arguments go
+# to the load generator (headers, a request body).
+
+load_wrk() { # url [extra wrk args]
+    local url="$1"; shift
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d1s "$@" "$url" >/dev/null # warm up
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$work/wrk.out"
+    wrk_result "$work/wrk.out"
+}
+load_h2load() { # url [extra h2load args]
+    local url="$1"; shift
+    taskset -c 1 h2load -c10 -m10 -t1 -D 1 "$@" "$url" >/dev/null # warm up
+    taskset -c 1 h2load -c10 -m10 -t1 -D "$DURATION" --log-file="$work/h2load.log" "$@" "$url" >"$work/h2load.out"
+    local rps failed
+    rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i-1) }' "$work/h2load.out")
+    # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
+    failed=$(awk '/^requests:/ { print $10 + $12 }' "$work/h2load.out")
+    # Column 3: microseconds until the end of the response.
+    read -r p50 p99 < <(cut -f3 "$work/h2load.log" | sort -n | awk '{ v[NR] = $1 } END { print v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1] }')
+    echo "$rps $p50 $p99 $failed"
+}
+load_oha() { # url [extra oha args]: HTTP/3, with $OHA (scripts/oha.sh)
+    local url="$1"; shift
+    taskset -c 1 "$OHA" --insecure --http-version 3 -c "$CONNECTIONS" -z "${DURATION}s" --no-tui \
+        --output-format json "$@" "$url" >"$work/oha.json" 2>"$work/oha.err" || true
+    python3 - "$work/oha.json" "$DURATION" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+ok = sum(n for code, n in codes.items() if code.startswith("2"))
+# Requests cut by the end of the run are not errors.
+errors = sum(n for e, n in r.get("errorDistribution", {}).items() if e != "aborted due to deadline")
+errors += sum(n for c, n in codes.items() if not c.startswith("2"))
+pct = r.get("latencyPercentiles", {})
+# oha's requestsPerSec divides by the time until its QUIC connections
+# closed (an idle timeout after the load): count answers over the load.
+print(f"{ok / float(sys.argv[2]):.2f} {pct.get('p50', 0) * 1e6:.0f} {pct.get('p99', 0) * 1e6:.0f} {errors}")
+PY
+}
+
+# --- rounds: runs are lines "rps p50_us p99_us errors", one per round ----------
+
+# The medians of a row's runs, and its errors summed: "rps p50 p99 errors".
+median_of_runs() {
+    awk 'NF == 4 { for (i = 1; i <= 3; i++) v[i, NR] = $i; errors += $4; n = NR }
+        function median(col,   a, k, j, t) {
+            for (k = 1; k <= n; k++) a[k] = v[col, k] + 0
+            for (k = 2; k <= n; k++) for (j = k; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        END { printf "%.2f %.0f %.0f %d\n", median(1), median(2), median(3), errors }' <<<"$1"
+}
+# The median over the rounds of column $3 (1: req/s, 3: p99) of the runs
+# $1 divided by that of the runs $2 in the same round: a shared machine
+# drifts more between rounds than rows of one round differ.
+median_ratio_of() {
+    paste -d' ' <(printf '%s' "$1") <(printf '%s' "$2") |
+        awk -v c="$3" 'NF == 8 && $(c + 4) > 0 { r[++n] = $c / $(c + 4) }
+            END {
+                for (k = 2; k <= n; k++) for (j = k; j > 1 && r[j-1] > r[j]; j--) { t = r[j]; r[j] = r[j-1]; r[j-1] = t }
+                if (n) printf "%.3f", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+            }'
+}
