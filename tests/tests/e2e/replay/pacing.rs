@@ -32,7 +32,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 #[test]
 fn speed_2_halves_the_recorded_gaps() {
     // Unequal gaps, so a replay that ignored the recorded times and sent
-    // at one steady pace would not pass for `--speed`.
+    // at one steady pace would not pass for `--speed` (see below).
     const GAPS_MS: [u64; 5] = [400, 800, 400, 800, 400];
     let mut offsets = vec![0];
     for gap in GAPS_MS {
@@ -81,6 +81,16 @@ fn speed_2_halves_the_recorded_gaps() {
     assert!(
         (0.25..=0.8).contains(&ratio),
         "--speed 2: arrival gaps {gaps:?} ms for recorded {GAPS_MS:?}: median ratio {ratio:.2} ({ratios:?})"
+    );
+
+    // The recorded shape is kept, not only the mean pace: the gaps
+    // recorded twice as long arrive about twice as far apart.
+    let (short, long): (Vec<_>, Vec<_>) = gaps.iter().zip(GAPS_MS).partition(|(_, r)| *r == 400);
+    let short = median(short.into_iter().map(|(g, _)| *g).collect());
+    let long = median(long.into_iter().map(|(g, _)| *g).collect());
+    assert!(
+        long > 1.4 * short,
+        "--speed 2: gaps recorded as 800 ms ({long:.0} ms) not about twice those recorded as 400 ms ({short:.0} ms): {gaps:?}"
     );
 
     // --rate 5: one every 200 ms, whatever the recorded gaps.
