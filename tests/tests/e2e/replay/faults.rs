@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use mirrorgate_core::record::har::{Entry, PostData};
 use mirrorgate_tests::backend::Backend;
-use mirrorgate_tests::proxy::free_port;
+use mirrorgate_tests::proxy::{app_service, free_port};
+use mirrorgate_tests::ws::tls_proxy;
 
 use super::recording::{entry, gzip, lines, write_bytes, write_plain, zstd};
 use super::run::replay;
@@ -163,4 +164,41 @@ fn a_down_target_counts_errors_and_finishes() {
         assert_eq!(run.line("bad lines: "), "bad lines: 0", "{run}");
         run.line("replayed: ");
     }
+}
+
+#[test]
+fn an_untrusted_certificate_counts_tls_errors() {
+    let backend = Backend::start("behind-tls");
+    // Its certificate is self-signed: trusted by neither the webpki
+    // roots nor a `--ca-file`, and no `--insecure` here.
+    let proxy = tls_proxy(&app_service(&[&backend.url()], ""));
+    let entries: Vec<Entry> = (0..3)
+        .map(|i| {
+            let url = format!("https://api.example.com/untrusted/{i}");
+            entry("GET", &url, &[], None, ms(i))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_plain(dir.path(), "untrusted.jsonl", &lines(&entries));
+    let target = format!("https://localhost:{}", proxy.https_port);
+    for protocol in ["http1", "h2", "h3"] {
+        let run = replay(
+            &[&file],
+            &[
+                "--target",
+                &target,
+                "--protocol",
+                protocol,
+                "--timeout",
+                "5s",
+            ],
+        );
+        run.expect_code(2);
+        assert_eq!(
+            run.line("errors: "),
+            "errors: 3 (tls=3)",
+            "{protocol}:\n{run}"
+        );
+    }
+    assert!(backend.requests().is_empty(), "{:?}", backend.requests());
 }

@@ -317,4 +317,19 @@ fn replays_every_request_once_over_each_protocol() {
     let log = access_log_lines(&access_log_path(&proxy), cases.len());
     assert_eq!(log.len(), cases.len(), "{log:?}");
     assert!(log.iter().all(|l| l["protocol"] == "h3"), "{log:?}");
+
+    // HTTP/2 over TLS to the same proxy: the default for an https://
+    // target, negotiated by ALPN, its certificate not checked.
+    let mut args = vec!["--target", &target, "--insecure"];
+    args.extend(common);
+    let run = replay(&files, &args);
+    assert_clean_summary(&run, cases.len(), "h2");
+    let got = backend.wait_for_requests(2 * cases.len(), Duration::from_secs(10));
+    assert_replayed_as_recorded(&cases, &got[cases.len()..], None, "h2 over TLS");
+    let log = access_log_lines(&access_log_path(&proxy), 2 * cases.len());
+    assert_eq!(log.len(), 2 * cases.len(), "{log:?}");
+    assert!(
+        log[cases.len()..].iter().all(|l| l["protocol"] == "h2"),
+        "{log:?}"
+    );
 }
