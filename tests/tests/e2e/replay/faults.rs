@@ -202,3 +202,38 @@ fn an_untrusted_certificate_counts_tls_errors() {
     }
     assert!(backend.requests().is_empty(), "{:?}", backend.requests());
 }
+
+#[test]
+fn a_bad_target_is_refused_before_sending() {
+    let backend = Backend::start("never-reached");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_plain(
+        dir.path(),
+        "one.jsonl",
+        &lines(&[entry("GET", "https://api.example.com/x", &[], None, ms(0))]),
+    );
+    let missing_ca = dir.path().join("no-such-ca.pem");
+    let http_target = backend.url();
+    let refused: [(&str, Vec<&str>); 3] = [
+        (
+            "HTTP/3 needs TLS",
+            vec!["--target", &http_target, "--protocol", "h3"],
+        ),
+        (
+            "an unreadable CA file",
+            vec![
+                "--target",
+                "https://localhost:1",
+                "--ca-file",
+                missing_ca.to_str().unwrap(),
+            ],
+        ),
+        ("not a URL", vec!["--target", "not a url"]),
+    ];
+    for (why, args) in refused {
+        let run = replay(&[&file], &args);
+        run.expect_code(1);
+        assert!(run.stderr.contains("error: "), "{why}:\n{run}");
+    }
+    assert!(backend.requests().is_empty(), "{:?}", backend.requests());
+}
