@@ -113,6 +113,45 @@ fn speed_2_halves_the_recorded_gaps() {
         (100.0..=320.0).contains(&gap),
         "--rate 5/s: arrival gaps {gaps:?} ms, median {gap:.0} ms, expected about 200"
     );
+
+    // --speed with --count beyond the recording: the next loop follows
+    // the last entry after the recording's mean gap, so the pace holds
+    // across the seam (the 3rd gap here) instead of a burst.
+    let three: Vec<Entry> = (0..3u64)
+        .map(|i| {
+            let url = format!("https://api.example.com/loop/{i}");
+            entry("GET", &url, &[], None, ms(400 * i))
+        })
+        .collect();
+    let file = write_plain(dir.path(), "three.jsonl", &lines(&three));
+    let backend = Backend::start("speed-loop");
+    let target = backend.url();
+    let run = replay(
+        &[&file],
+        &[
+            "--target",
+            &target,
+            "--speed",
+            "2",
+            "--count",
+            "5",
+            "--timeout",
+            TIMEOUT,
+        ],
+    );
+    run.expect_code(0);
+    let (got, gaps) = arrival_gaps(&backend, 5);
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/loop/0", "/loop/1", "/loop/2", "/loop/0", "/loop/1"]
+    );
+    eprintln!("--speed 2 --count 5: gaps {gaps:.0?} ms");
+    let (seam, gap) = (gaps[2], median(gaps.clone()));
+    assert!(
+        (100.0..=320.0).contains(&seam) && (100.0..=320.0).contains(&gap),
+        "--speed 2 over a loop of 400 ms gaps: arrival gaps {gaps:?} ms, each about 200"
+    );
 }
 
 #[test]
