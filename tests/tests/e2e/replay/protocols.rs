@@ -15,7 +15,7 @@ use super::{ms, TIMEOUT};
 
 /// Names each request of a recording, so the backend's log can be matched
 /// to the entries whatever order concurrent requests arrive in.
-const CASE: &str = "x-replay-case";
+pub(super) const CASE: &str = "x-replay-case";
 
 /// The authority of the recorded URLs (production's host).
 const RECORDED_AUTHORITY: &str = "api.example.com";
@@ -26,7 +26,7 @@ const AUTH_TOKEN: &str = "redacted:9f8e7d6c5b4a";
 /// Another redacted header, sent as its token (no `--set-header` for it).
 const KEY_TOKEN: &str = "redacted:0a1b2c3d4e5f";
 /// What `--set-header` puts in place of [`AUTH_TOKEN`].
-const LIVE_AUTH: &str = "Bearer live-token-for-staging";
+pub(super) const LIVE_AUTH: &str = "Bearer live-token-for-staging";
 
 /// Headers a recording may hold (a HAR file from another tool does) that
 /// must never be replayed: hop-by-hop ones, which belong to the recorded
@@ -42,10 +42,10 @@ const HOP_BY_HOP: [&str; 7] = [
 ];
 
 /// One recorded request, named by its [`CASE`] header, and its body.
-struct Case {
-    name: &'static str,
-    entry: Entry,
-    body: Vec<u8>,
+pub(super) struct Case {
+    pub(super) name: String,
+    pub(super) entry: Entry,
+    pub(super) body: Vec<u8>,
 }
 
 /// A GET with a query (with a redacted value in it), repeated and
@@ -119,17 +119,17 @@ fn protocol_cases() -> Vec<Case> {
     );
     vec![
         Case {
-            name: "get-query",
+            name: "get-query".into(),
             entry: get,
             body: Vec::new(),
         },
         Case {
-            name: "post-json",
+            name: "post-json".into(),
             entry: post_json,
             body: json.as_bytes().to_vec(),
         },
         Case {
-            name: "post-binary",
+            name: "post-binary".into(),
             entry: post_binary,
             body: binary,
         },
@@ -179,7 +179,7 @@ fn expected_headers(entry: &Entry) -> BTreeMap<String, Vec<String>> {
 /// Every case arrived once in `got` (and nothing else did), with its
 /// method, path and query, headers and body as recorded; `authority`,
 /// when given, is the host the backend saw.
-fn assert_replayed_as_recorded(
+pub(super) fn assert_replayed_as_recorded(
     cases: &[Case],
     got: &[Recorded],
     authority: Option<&str>,
@@ -189,7 +189,7 @@ fn assert_replayed_as_recorded(
     for case in cases {
         let arrived: Vec<&Recorded> = got
             .iter()
-            .filter(|r| r.header_values(CASE) == [case.name])
+            .filter(|r| r.header_values(CASE) == [case.name.as_str()])
             .collect();
         assert_eq!(
             arrived.len(),
@@ -231,7 +231,7 @@ fn assert_replayed_as_recorded(
 }
 
 /// The summary of a clean replay of `count` requests over `protocol`.
-fn assert_clean_summary(run: &Run, count: usize, protocol: &str) {
+pub(super) fn assert_clean_summary(run: &Run, count: usize, protocol: &str) {
     run.expect_code(0);
     let replayed = run.line("replayed: ");
     assert!(
