@@ -101,7 +101,8 @@ for p in h1 h2 h3; do [[ -z "${ONLY:-}" || " $ONLY " == *" $p "* ]] && PROTOCOLS
 declare -A RUNS
 WRITTEN=""
 run_state() { # state round
-    local state="$1" round="$2" folder="$work/record-$round" block=""
+    local state="$1" round="$2"
+    local folder="$work/record-$round" block=""
     if [ "$state" = on ]; then block="$(recorder "$folder")"; fi
     config "$block" >"$work/$state.toml"
     "$BIN" check --config "$work/$state.toml" >/dev/null
