@@ -67,6 +67,7 @@ fuzz_target!(|data: &[u8]| {
         // As `mirrorgate check`: diff log folders are looked at, no file
         // is created.
         compare: mirrorgate_core::compare::CompareSinks::dry_run(),
+        record: mirrorgate_core::record::RecordSinks::dry_run(),
     };
     if let Err(error) = build_proxy(&config.proxy, &config.services, &config.routes, context) {
         check_error(&loaded.error_at(error.span, error.message), data);

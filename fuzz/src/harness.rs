@@ -161,6 +161,7 @@ service = "backend"
         access_log: None,
         // The harness's mirror does not compare: nothing is recorded.
         compare: mirrorgate_core::compare::CompareSinks::dry_run(),
+        record: mirrorgate_core::record::RecordSinks::dry_run(),
     };
     build_proxy(&config.proxy, &config.services, &config.routes, context)
         .map_err(|e| e.message)

@@ -101,16 +101,28 @@ impl Proxy {
 
     /// [`Proxy::start_in`], listening on `ip` (e.g. `::1`).
     pub fn start_on(ip: IpAddr, dir: tempfile::TempDir, rest: &str) -> Proxy {
-        Proxy::launch(ip, dir, "", rest)
+        Proxy::launch(ip, dir, "", rest, &[])
+    }
+
+    /// [`Proxy::start_in`], the binary run by `wrapper` (a command that
+    /// ends by executing its arguments, e.g. `prlimit --fsize=65536`).
+    pub fn start_wrapped(dir: tempfile::TempDir, wrapper: &[&str], rest: &str) -> Proxy {
+        Proxy::launch(IpAddr::from([127, 0, 0, 1]), dir, "", rest, wrapper)
     }
 
     /// [`Proxy::start`] with more `[listen]` keys (e.g. `alt_svc = false`).
     pub fn start_with_listen(listen_keys: &str, rest: &str) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
-        Proxy::launch(IpAddr::from([127, 0, 0, 1]), dir, listen_keys, rest)
+        Proxy::launch(IpAddr::from([127, 0, 0, 1]), dir, listen_keys, rest, &[])
     }
 
-    fn launch(ip: IpAddr, dir: tempfile::TempDir, listen_keys: &str, rest: &str) -> Proxy {
+    fn launch(
+        ip: IpAddr,
+        dir: tempfile::TempDir,
+        listen_keys: &str,
+        rest: &str,
+        wrapper: &[&str],
+    ) -> Proxy {
         let path = dir.path().join("mirrorgate.toml");
         let mut failures = String::new();
         for attempt in 1..=BIND_ATTEMPTS {
@@ -125,7 +137,7 @@ impl Proxy {
                  [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n{rest}"
             );
             std::fs::write(&path, config).expect("write config");
-            match Running::spawn(&["run", "--config", path.to_str().unwrap()]) {
+            match Running::spawn_via(wrapper, &["run", "--config", path.to_str().unwrap()]) {
                 Ok(process) => {
                     return Proxy {
                         process,
@@ -239,7 +251,21 @@ impl Running {
     /// logs that it is ready. `Err` holds its log when it exited first;
     /// not being ready in time panics.
     pub fn spawn(args: &[&str]) -> Result<Running, String> {
-        let mut child = Command::new(binary())
+        Running::spawn_via(&[], args)
+    }
+
+    /// [`Running::spawn`], run by `wrapper` when it is not empty (its
+    /// first word the program, the binary and `args` after its own).
+    pub fn spawn_via(wrapper: &[&str], args: &[&str]) -> Result<Running, String> {
+        let mut command = match wrapper.split_first() {
+            None => Command::new(binary()),
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(binary());
+                command
+            }
+        };
+        let mut child = command
             .args(args)
             // `MIRRORGATE_TEST_LOG=debug` (any RUST_LOG filter) shows more
             // of a failing test's proxy.

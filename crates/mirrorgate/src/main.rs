@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod compare_hint;
 mod demo_backend;
+mod kept_sinks;
 mod live;
 mod open_files;
 mod record_inspect;
@@ -24,7 +25,6 @@ use clap::Parser;
 // The config module lives in the library (src/lib.rs) so the fuzz targets
 // parse configs with the same code; `crate::config` paths keep working.
 use mirrorgate::config;
-use mirrorgate_core::compare::CompareSinks;
 use mirrorgate_core::metrics::Metrics;
 
 use crate::cli::{Cli, Command, RecordCommand};
@@ -67,7 +67,12 @@ fn main() -> ExitCode {
         // Everything `run` builds but the log writers (which would create
         // their files).
         Command::Check => {
-            match ServingState::build(&loaded, &Metrics::new(), None, &CompareSinks::dry_run()) {
+            match ServingState::build(
+                &loaded,
+                &Metrics::new(),
+                None,
+                &kept_sinks::KeptSinks::dry_run(),
+            ) {
                 Ok(_) => {
                     let c = &loaded.config;
                     println!(

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use mirrorgate_core::access_log::{AccessLog, AccessLogTarget};
-use mirrorgate_core::compare::CompareSinks;
 use mirrorgate_core::metrics::Metrics;
 
 use crate::config::{AccessLogConfig, Config, ConfigError, LoadedConfig};
+use crate::kept_sinks::KeptSinks;
 use crate::live::Live;
 use crate::state::ServingState;
 
@@ -79,11 +79,11 @@ pub(crate) fn build(
     loaded: &LoadedConfig,
     metrics: &Metrics,
     logs: &AccessLogs,
-    compare: &CompareSinks,
+    sinks: &KeptSinks,
 ) -> Result<(ServingState, Option<(AccessLogConfig, AccessLog)>), ConfigError> {
     let log = logs.for_config(loaded, metrics)?;
     let access_log = log.as_ref().map(|(_, l)| l.clone());
-    let state = ServingState::build(loaded, metrics, access_log, compare)?;
+    let state = ServingState::build(loaded, metrics, access_log, sinks)?;
     Ok((state, log))
 }
 
@@ -94,14 +94,14 @@ pub(crate) fn reload(
     live: &Live,
     metrics: &Metrics,
     logs: &mut AccessLogs,
-    compare: &CompareSinks,
+    sinks: &KeptSinks,
 ) {
     let Some(path) = current.path.clone() else {
         tracing::warn!("reload requested, but the embedded default config is running: nothing to reload (start with --config FILE)");
         return;
     };
     let built = LoadedConfig::from_file(&path).and_then(|loaded| {
-        let (state, log) = build(&loaded, metrics, logs, compare)?;
+        let (state, log) = build(&loaded, metrics, logs, sinks)?;
         Ok((loaded, state, log))
     });
     match built {

@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mirrorgate_core::compare::CompareSinks;
 use mirrorgate_core::listener::ListenerContext;
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Lifecycle;
@@ -13,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::config::LoadedConfig;
 use crate::demo_backend::DemoCount;
+use crate::kept_sinks::KeptSinks;
 use crate::live::Live;
 use crate::reload::{AccessLogs, FileWatch};
 use crate::serve::Listeners;
@@ -34,8 +34,9 @@ struct Server {
     current: LoadedConfig,
     metrics: Metrics,
     access_logs: AccessLogs,
-    /// Compare reports and diff logs, kept across reloads.
-    compare: CompareSinks,
+    /// Compare reports, diff logs and recorders' writers, kept across
+    /// reloads.
+    sinks: KeptSinks,
     live: Arc<Live>,
     lifecycle: Lifecycle,
     listeners: Listeners,
@@ -48,11 +49,16 @@ impl Server {
     /// Builds the proxy, binds and starts every listener, and announces
     /// that mirrorgate is ready.
     async fn start(loaded: LoadedConfig) -> anyhow::Result<Self> {
+        // First: the writers the build starts must already be covered
+        // (see `Signals`), and handlers go in before "ready" is announced:
+        // a SIGTERM sent the moment a supervisor sees the process ready
+        // must still shut it down cleanly, not kill it.
+        let signals = Signals::install()?;
         let metrics = Metrics::new();
         let mut access_logs = AccessLogs::default();
-        let compare = CompareSinks::default();
+        let sinks = KeptSinks::default();
         let (state, log) =
-            reload::build(&loaded, &metrics, &access_logs, &compare).map_err(anyhow::Error::new)?;
+            reload::build(&loaded, &metrics, &access_logs, &sinks).map_err(anyhow::Error::new)?;
         access_logs.set(log);
         let self_signed = state.self_signed;
         let live = Arc::new(Live::new(state));
@@ -72,17 +78,13 @@ impl Server {
             serve_admin(listener, &cx, &live)?;
         }
         announce(&loaded, self_signed);
-        // Handlers are installed before "ready" is announced: a SIGTERM sent
-        // the moment a supervisor sees the process ready must still shut it
-        // down cleanly, not kill it with the default action.
-        let signals = Signals::install()?;
         let watch = FileWatch::new(&loaded);
         tracing::info!(version = env!("CARGO_PKG_VERSION"), "mirrorgate is ready");
         Ok(Server {
             current: loaded,
             metrics,
             access_logs,
-            compare,
+            sinks,
             live,
             lifecycle: cx.lifecycle,
             listeners,
@@ -125,7 +127,7 @@ impl Server {
             &self.live,
             &self.metrics,
             &mut self.access_logs,
-            &self.compare,
+            &self.sinks,
         );
     }
 
@@ -152,7 +154,7 @@ impl Server {
             endpoint.close(0u32.into(), b"shutting down");
         }
         self.access_logs.flush(Duration::from_secs(2));
-        self.compare.flush(Duration::from_secs(2));
+        self.sinks.flush(Duration::from_secs(2));
         self.listeners.tasks.abort_all();
         tracing::info!("stopped");
     }

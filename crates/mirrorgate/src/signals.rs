@@ -20,6 +20,11 @@ pub(crate) struct Signals {
     int: Signal,
     hup: Signal,
     usr1: Signal,
+    /// SIGXFSZ, never acted on: a file size limit (`ulimit -f`,
+    /// systemd's `LimitFSIZE=`) reached by the access log, the diff log
+    /// or a recorder must fail that write (EFBIG, counted and logged by
+    /// its writer), not kill the proxy, which is SIGXFSZ's default.
+    _file_too_large: Signal,
 }
 
 impl Signals {
@@ -30,6 +35,7 @@ impl Signals {
             int: signal(SignalKind::interrupt())?,
             hup: signal(SignalKind::hangup())?,
             usr1: signal(SignalKind::user_defined1())?,
+            _file_too_large: signal(SignalKind::from_raw(libc::SIGXFSZ))?,
         })
     }
 

@@ -6,12 +6,12 @@
 use http::HeaderValue;
 use mirrorgate_core::access_log::AccessLog;
 use mirrorgate_core::assemble::{build_proxy, BuildContext};
-use mirrorgate_core::compare::CompareSinks;
 use mirrorgate_core::metrics::Metrics;
 use mirrorgate_core::Proxy;
 use mirrorgate_tls::{load_certified_key, CertSource, CertStore, TlsError};
 
 use crate::config::{ConfigError, LoadedConfig};
+use crate::kept_sinks::KeptSinks;
 
 /// A config turned into ready-to-serve parts.
 pub(crate) struct ServingState {
@@ -29,7 +29,7 @@ impl ServingState {
         loaded: &LoadedConfig,
         metrics: &Metrics,
         access_log: Option<AccessLog>,
-        compare: &CompareSinks,
+        sinks: &KeptSinks,
     ) -> Result<Self, ConfigError> {
         let config = &loaded.config;
         let (certs, self_signed) = cert_store(loaded)?;
@@ -38,7 +38,8 @@ impl ServingState {
             https_port: config.listen.https.first().map(|a| a.port()),
             metrics: metrics.clone(),
             access_log,
-            compare: compare.clone(),
+            compare: sinks.compare.clone(),
+            record: sinks.record.clone(),
         };
         let proxy = build_proxy(&config.proxy, &config.services, &config.routes, context)
             .map_err(|e| loaded.error_at(e.span, e.message))?;

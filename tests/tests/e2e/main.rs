@@ -36,6 +36,7 @@ mod websocket_h3;
 mod compare;
 mod mirror;
 mod mirror_faults;
+mod record;
 mod request_id;
 mod sampling_seed;
 

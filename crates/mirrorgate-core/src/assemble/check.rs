@@ -28,6 +28,7 @@ fn check_ca_file(file: Option<&FilePath>, owner: &str) -> Result<(), BuildError>
 /// service that never ran).
 pub(super) fn check(services: &[ServiceConfig], routes: &[RouteConfig]) -> Result<(), BuildError> {
     let mut names = HashSet::new();
+    let mut folders = std::collections::HashMap::new();
     for service in services {
         let name = checked_name(&service.name)?;
         if !names.insert(name) {
@@ -38,6 +39,20 @@ pub(super) fn check(services: &[ServiceConfig], routes: &[RouteConfig]) -> Resul
         }
         check_ca_file(service.ca_file.as_ref(), &format!("service `{name}`"))?;
         unique_mirror_names(service)?;
+        unique_recorder_names(service)?;
+        for r in &service.recorders {
+            let folder = r.path.to_path_buf();
+            if let Some(other) = folders.insert(folder, r.name.get_ref().clone()) {
+                return Err(BuildError::at(
+                    r.path.span(),
+                    format!(
+                        "recorder `{}` records into the folder of recorder `{other}`: \
+                         give each recorder a folder of its own",
+                        r.name.get_ref()
+                    ),
+                ));
+            }
+        }
         for m in &service.mirrors {
             let owner = format!("service `{name}`: mirror `{}`", m.name.get_ref());
             check_ca_file(m.ca_file.as_ref(), &owner)?;
@@ -60,6 +75,24 @@ pub(super) fn check(services: &[ServiceConfig], routes: &[RouteConfig]) -> Resul
 fn checked_name(name: &serde_spanned::Spanned<String>) -> Result<&str, BuildError> {
     check_name(name.get_ref()).map_err(|e| BuildError::at(name.span(), e))?;
     Ok(name.get_ref())
+}
+
+/// Recorder names are metric labels, like mirror names.
+fn unique_recorder_names(service: &ServiceConfig) -> Result<(), BuildError> {
+    let mut seen = HashSet::new();
+    for r in &service.recorders {
+        let name = checked_name(&r.name)?;
+        if !seen.insert(name) {
+            return Err(BuildError::at(
+                r.name.span(),
+                format!(
+                    "duplicate recorder name `{name}` in service `{}`",
+                    service.name.get_ref()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Mirror names are metric labels: two alike in one service would count

@@ -4,6 +4,7 @@
 
 mod check;
 mod error;
+mod recorder;
 mod service;
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use check::{check, unknown_service};
 pub use error::BuildError;
+use recorder::build_recorder;
 use service::{build_mirror, pool_settings};
 
 use crate::access_log::AccessLog;
@@ -19,6 +21,7 @@ use crate::config::{PlainHttp, ProxyConfig, RouteConfig, ServiceConfig};
 use crate::metrics::Metrics;
 use crate::proxy::BodyLimits;
 use crate::proxy::{HttpsRedirect, ProxySettings, RouteTarget, Service};
+use crate::record::RecordSinks;
 use crate::router::{Route, Router};
 use crate::upstream::UpstreamPool;
 use crate::Proxy;
@@ -36,6 +39,8 @@ pub struct BuildContext {
     pub access_log: Option<AccessLog>,
     /// Compare reports and diff logs, kept across reloads.
     pub compare: CompareSinks,
+    /// Recorders' writers, kept across reloads.
+    pub record: RecordSinks,
 }
 
 /// Builds the proxy: one pool per service, a ranked route table.
@@ -71,12 +76,18 @@ pub fn build_proxy(
                 .map(Arc::new)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let recorders = service
+            .recorders
+            .iter()
+            .map(|r| build_recorder(service, r, &context).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         by_name.insert(
             name,
             Arc::new(Service {
                 name: name.clone(),
                 pool,
                 mirrors,
+                recorders,
                 metrics: service_metrics,
             }),
         );

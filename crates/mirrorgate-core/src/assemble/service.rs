@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use http::HeaderName;
 
+use super::recorder::redact_key;
 use super::{BuildContext, BuildError};
 use crate::compare::{CompareRules, DiffLogCounters, Redactor};
 use crate::config::{CompareConfig, MirrorConfig, ServiceConfig};
@@ -56,7 +57,7 @@ pub(super) fn build_mirror(
         .map(|c| {
             let sinks = CompareContext {
                 context,
-                seed,
+                redact_key: redact_key(service, seed),
                 request_id_header,
             };
             compare_settings(service.name.get_ref(), m, c, &sinks)
@@ -108,9 +109,10 @@ pub(super) fn build_mirror(
 /// What a mirror's comparisons are built with besides its table.
 struct CompareContext<'a> {
     context: &'a BuildContext,
-    /// The mirror's sampling seed: redaction tokens are keyed from it, so
-    /// nodes with one seed give one value the same token.
-    seed: SampleSeed,
+    /// The key of redaction tokens: the service's `redact_key`, else
+    /// derived from the mirror's sampling seed, so nodes with one seed
+    /// give one value the same token.
+    redact_key: [u8; 32],
     request_id_header: &'a HeaderName,
 }
 
@@ -139,13 +141,12 @@ fn compare_settings(
             })?
         }
     };
-    let redactor = Redactor::new(&with.seed.derive("mirrorgate compare redact"), &c.redact)
-        .map_err(|e| {
-            BuildError::at(
-                m.name.span(),
-                format!("service `{service}`: mirror `{mirror}`: {e}"),
-            )
-        })?;
+    let redactor = Redactor::new(&with.redact_key, &c.redact).map_err(|e| {
+        BuildError::at(
+            m.name.span(),
+            format!("service `{service}`: mirror `{mirror}`: {e}"),
+        )
+    })?;
     Ok(CompareSettings {
         service: service.to_string(),
         rules: CompareRules {

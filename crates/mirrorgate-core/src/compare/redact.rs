@@ -84,12 +84,17 @@ impl Redactor {
         Ok(redactor)
     }
 
-    /// The token standing for `value`.
+    /// The token standing for `value`: `redacted:` and its [`hash`](Self::hash).
     pub fn token(&self, value: &[u8]) -> String {
+        format!("redacted:{}", self.hash(value))
+    }
+
+    /// The keyed hash of `value`: 12 hex digits of HMAC-SHA256.
+    pub fn hash(&self, value: &[u8]) -> String {
         let mut mac = self.mac.clone();
         mac.update(value);
         let digest = mac.finalize().into_bytes();
-        format!("redacted:{}", hex::encode(&digest[..6]))
+        hex::encode(&digest[..6])
     }
 
     /// Whether there is nothing to redact.
@@ -98,6 +103,12 @@ impl Redactor {
             && self.cookies.is_empty()
             && self.query.is_empty()
             && self.paths.is_empty()
+    }
+
+    /// Whether there are JSON path rules (a body that is not whole JSON
+    /// cannot be checked against them).
+    pub fn has_paths(&self) -> bool {
+        !self.paths.is_empty()
     }
 
     /// Whether the whole value of header `name` is redacted.

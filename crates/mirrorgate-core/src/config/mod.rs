@@ -21,6 +21,6 @@ pub use compare::CompareConfig;
 pub use file_path::FilePath;
 pub use mirror::MirrorConfig;
 pub use proxy::{PlainHttp, ProxyConfig};
-pub use recorder::{Compression, RecorderConfig};
+pub use recorder::RecorderConfig;
 pub use route::{HeaderMatch, RouteConfig};
 pub use service::ServiceConfig;

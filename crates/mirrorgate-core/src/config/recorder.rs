@@ -10,6 +10,7 @@ use super::FilePath;
 use crate::compare::Redactor;
 use crate::de::{at_least, byte_size, from_str, vec_from_str};
 use crate::mirror::{SampleKey, SampleSeed};
+use crate::record::Compression;
 
 /// Largest `max_body_size`: every entry waiting for the writer may hold a
 /// request and a response body this large.
@@ -71,44 +72,6 @@ pub struct RecorderConfig {
     /// `strip_headers`.
     #[serde(default, deserialize_with = "vec_from_str")]
     pub strip_headers: Vec<HeaderName>,
-}
-
-/// How a recorder's files are compressed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Compression {
-    /// Plain `.jsonl` files.
-    #[default]
-    None,
-    /// `.jsonl.gz`.
-    Gzip,
-    /// `.jsonl.zst`.
-    Zstd,
-}
-
-impl Compression {
-    /// The file name extension, after `.jsonl`.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Compression::None => "jsonl",
-            Compression::Gzip => "jsonl.gz",
-            Compression::Zstd => "jsonl.zst",
-        }
-    }
-}
-
-impl std::str::FromStr for Compression {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(Compression::None),
-            "gzip" => Ok(Compression::Gzip),
-            "zstd" => Ok(Compression::Zstd),
-            _ => Err(format!(
-                "invalid compress `{s}`: use \"none\", \"gzip\" or \"zstd\""
-            )),
-        }
-    }
 }
 
 fn random_key() -> SampleKey {

@@ -22,11 +22,11 @@ pub struct AnswerSink {
 
 /// The copy's end: the primary's whole answer, or an error when the
 /// client went away before its end.
-pub(super) type AnswerWait = oneshot::Receiver<Captured>;
+pub type AnswerWait = oneshot::Receiver<Captured>;
 
 impl AnswerSink {
     /// A sink keeping at most `max` body bytes, and its receiver.
-    pub(super) fn new(max: usize) -> (Self, AnswerWait) {
+    pub fn new(max: usize) -> (Self, AnswerWait) {
         let (done, wait) = oneshot::channel();
         let sink = AnswerSink {
             head: None,

@@ -19,10 +19,11 @@ mod sampler;
 mod target;
 mod tee;
 
-pub use answer::AnswerSink;
+pub use answer::{AnswerSink, AnswerWait};
 pub use compared::CompareSettings;
 pub use copy_rules::{CopyRules, MirrorHost};
-pub use dispatch::{dispatch, Dispatched};
+pub use dispatch::{dispatch, Sinks};
 pub use sample_seed::SampleSeed;
 pub use sampler::{SampleKey, Sampler};
 pub use target::{Decided, MirrorSettings, MirrorTarget, PendingCopy};
+pub use tee::{BodyCopy, CopySink};

@@ -118,6 +118,17 @@ impl Sampler {
         point < self.per_million
     }
 
+    /// The value of the request's sampling key (`None` for `random`, or
+    /// when the request has none): what decides, for the records.
+    pub fn key_value(&self, headers: &HeaderMap, client: IpAddr) -> Option<Vec<u8>> {
+        match &self.key {
+            SampleKey::Random => None,
+            SampleKey::Header(name) => Some(headers.get(name)?.as_bytes().to_vec()),
+            SampleKey::Cookie(name) => Some(cookie(headers, name)?.as_bytes().to_vec()),
+            SampleKey::ClientIp => Some(client.to_canonical().to_string().into_bytes()),
+        }
+    }
+
     /// Where the request's key falls on the scale, if it has one. (The
     /// modulo's bias, 2^64 mod 10^6 in 2^64, is below 10^-13.)
     fn key_point(&self, headers: &HeaderMap, client: IpAddr) -> Option<u64> {

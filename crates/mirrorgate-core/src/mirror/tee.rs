@@ -15,8 +15,8 @@ use crate::body::{BodyWatcher, Polled, Watched};
 use crate::metrics::DropReason;
 use crate::Body;
 
-/// A whole body for a mirror, or why there is none.
-pub(super) type BodyCopy = Result<Vec<Bytes>, DropReason>;
+/// A whole body for a mirror (or recorder), or why there is none.
+pub type BodyCopy = Result<Vec<Bytes>, DropReason>;
 
 /// One mirror's copy in progress.
 pub struct CopySink {

@@ -14,13 +14,15 @@
 //!    backend (hop-by-hop headers out, `Forwarded` / `X-Forwarded-*` and
 //!    the request id in, URI in absolute form);
 //! 5. mirror dispatch: [`Proxy::dispatch_mirrors`] sends sampled copies
-//!    to the service's mirrors;
+//!    to the service's mirrors, and [`Proxy::start_recorders`] has its
+//!    recorders keep sampled requests (one tee of the body for all);
 //! 6. forward: [`Proxy::forward`] sends it to the service's pool;
 //! 7. errors: [`Proxy::fail_to_proxy`] turns a failure in any phase above
 //!    into the answer, logged one line each;
 //! 8. compare: [`Proxy::capture_for_compare`] captures the primary's
 //!    answer, as it streams to the client, for the copies that compare it
-//!    with their mirror's (the comparison runs in the copy's task);
+//!    with their mirror's (the comparison runs in the copy's task) and
+//!    the recorders that keep it;
 //! 9. response filter: [`Proxy::filter_response`] takes hop-by-hop
 //!    headers out and puts `Alt-Svc` in;
 //! 10. logging: [`Proxy::logging`] counts the exchange in the metrics and
@@ -42,6 +44,7 @@ mod forward;
 mod logging;
 mod mirror_dispatch;
 mod pending_tunnel;
+mod record_dispatch;
 mod request_body;
 mod request_id;
 mod response_filter;

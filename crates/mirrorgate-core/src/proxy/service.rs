@@ -1,4 +1,5 @@
-//! What a route leads to: a service (its pool, mirrors and metrics) and
+//! What a route leads to: a service (its pool, mirrors, recorders and
+//! metrics) and
 //! the body limits of the route. Plain data the phases share, built once
 //! per config by `assemble`.
 
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use super::BodyLimits;
 use crate::metrics::ServiceMetrics;
 use crate::mirror::MirrorTarget;
+use crate::record::Recorder;
 use crate::tunnel::TunnelSettings;
 use crate::upstream::UpstreamPool;
 
@@ -18,6 +20,8 @@ pub struct Service {
     pub pool: UpstreamPool,
     /// Where sampled copies of its requests go.
     pub mirrors: Vec<Arc<MirrorTarget>>,
+    /// Where sampled requests are recorded.
+    pub recorders: Vec<Arc<Recorder>>,
     /// Its request, response and backend metrics.
     pub metrics: ServiceMetrics,
 }

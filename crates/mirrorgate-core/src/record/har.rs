@@ -180,7 +180,7 @@ pub struct Facts {
     /// The recorder that wrote it.
     #[serde(default)]
     pub recorder: String,
-    /// `http1`, `h2` or `h3`.
+    /// `h1`, `h2` or `h3`, as in the metrics' `protocol` label.
     #[serde(default)]
     pub client_protocol: String,
     /// The recorder's `sample_key`, e.g. `header:x-user` (absent when

@@ -154,6 +154,7 @@ pub(super) mod tests {
             metrics: metrics.clone(),
             access_log: None,
             compare: mirrorgate_core::compare::CompareSinks::default(),
+            record: mirrorgate_core::record::RecordSinks::dry_run(),
         };
         let proxy = build_proxy(&config.proxy, &config.services, &config.routes, context)
             .unwrap_or_else(|e| panic!("{}", e.message));

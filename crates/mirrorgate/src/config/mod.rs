@@ -141,6 +141,9 @@ impl LoadedConfig {
                     log.resolve_from(dir);
                 }
             }
+            for recorder in &mut service.recorders {
+                recorder.path.resolve_from(dir);
+            }
             let mirrors = service.mirrors.iter_mut().map(|m| &mut m.ca_file);
             for file in std::iter::once(&mut service.ca_file)
                 .chain(mirrors)
