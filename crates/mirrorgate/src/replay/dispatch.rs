@@ -38,6 +38,8 @@ pub(super) struct Finished {
     pub summary: Summary,
     /// With `--compare`: the report, as the admin API shows one mirror's.
     pub compare: Option<ReportSnapshot>,
+    /// Stopped by Ctrl-C before the end.
+    pub interrupted: bool,
 }
 
 /// What the request tasks share.
@@ -98,53 +100,68 @@ pub(super) async fn replay(settings: &Settings, client: Client) -> Finished {
         _ => None,
     };
     let mut sent = 0u64;
-    while let Some(next) = loaded.recv().await {
-        if matches!(settings.limit, Limit::Count(n) if sent >= n) {
-            break;
-        }
-        if next.pass == 0 {
-            first_pass.add(next.prepared.started);
-        }
-        let due = schedule
-            .next_due(
-                next.prepared.started,
-                next.pass,
-                first_pass.shape().as_ref(),
-            )
-            .map(|offset| start + offset);
-        if let Some(due) = due {
-            if deadline.is_some_and(|d| due >= d) {
+    let dispatching = async {
+        while let Some(next) = loaded.recv().await {
+            if next.pass == 0 {
+                first_pass.add(next.prepared.started);
+            }
+            let due = schedule
+                .next_due(
+                    next.prepared.started,
+                    next.pass,
+                    first_pass.shape().as_ref(),
+                )
+                .map(|offset| start + offset);
+            if let Some(due) = due {
+                if deadline.is_some_and(|d| due >= d) {
+                    break;
+                }
+                tokio::time::sleep_until(due).await;
+            }
+            let slot = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            tokio::time::sleep_until(due).await;
+            if let Some(due) = due {
+                shared.tally.lock().expect("not poisoned").late(now - due);
+            }
+            sent += 1;
+            counters
+                .sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                send_one(&shared, next).await;
+                drop(slot);
+            });
+            // Reap what is done, so the set does not grow with the replay.
+            while tasks.try_join_next().is_some() {}
+            if matches!(settings.limit, Limit::Count(n) if sent >= n) {
+                break;
+            }
         }
-        let slot = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            break;
+    };
+    // Ctrl-C stops sending; the answers in flight are still awaited (a
+    // second Ctrl-C gives up on them) and the summary printed.
+    let interrupted = tokio::select! {
+        () = dispatching => false,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("replay: interrupted, waiting for the requests in flight (Ctrl-C again to stop)");
+            true
         }
-        if let Some(due) = due {
-            shared.tally.lock().expect("not poisoned").late(now - due);
-        }
-        sent += 1;
-        counters
-            .sent
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let shared = shared.clone();
-        tasks.spawn(async move {
-            send_one(&shared, next).await;
-            drop(slot);
-        });
-        // Reap what is done, so the set does not grow with the replay.
-        while tasks.try_join_next().is_some() {}
-    }
+    };
     // The reader stops at its next send.
     drop(loaded);
-    while tasks.join_next().await.is_some() {}
+    let draining = async { while tasks.join_next().await.is_some() {} };
+    tokio::select! {
+        () = draining => {}
+        _ = tokio::signal::ctrl_c() => tasks.abort_all(),
+    }
     let elapsed = start.elapsed();
     progress.finish();
     let read = tokio::task::spawn_blocking(move || reader.join())
@@ -170,7 +187,11 @@ pub(super) async fn replay(settings: &Settings, client: Client) -> Finished {
             paced: schedule.paced(),
             compare: counts,
         });
-    Finished { summary, compare }
+    Finished {
+        summary,
+        compare,
+        interrupted,
+    }
 }
 
 /// Reads the recordings (again and again when `looping`, until the

@@ -14,7 +14,9 @@
 //!
 //! Exit codes: 0 when every line was read and every request answered
 //! (whatever the status), 1 for an error at start, 2 when the replay
-//! finished with bad lines or failed requests.
+//! finished with bad lines or failed requests, or was interrupted
+//! (Ctrl-C stops sending, awaits the requests in flight and prints the
+//! summary).
 
 pub(crate) mod args;
 mod client;
@@ -105,7 +107,8 @@ fn report_document(finished: &Finished) -> serde_json::Value {
 }
 
 fn exit_code(finished: &Finished) -> ExitCode {
-    if finished.summary.bad_lines == 0 && finished.summary.errors == 0 {
+    let s = &finished.summary;
+    if s.bad_lines == 0 && s.errors == 0 && !finished.interrupted {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)

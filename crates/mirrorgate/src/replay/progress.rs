@@ -38,18 +38,14 @@ impl Progress {
                 Some(total) => {
                     ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
                         .with_style(
-                            ProgressStyle::with_template(
-                                "{bar:40} {pos}/{len} sent, {msg} [{elapsed_precise}]",
-                            )
-                            .expect("a valid template"),
+                            ProgressStyle::with_template("{bar:30} {pos}/{len} sent, {msg}")
+                                .expect("a valid template"),
                         )
                 }
                 None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
                     .with_style(
-                        ProgressStyle::with_template(
-                            "{spinner} {pos} sent, {msg} [{elapsed_precise}]",
-                        )
-                        .expect("a valid template"),
+                        ProgressStyle::with_template("{spinner} {pos} sent, {msg}")
+                            .expect("a valid template"),
                     ),
             };
             let shown = bar.clone();

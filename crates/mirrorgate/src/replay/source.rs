@@ -70,41 +70,36 @@ pub(crate) fn read_files<T>(
         };
         totals.disk_bytes += reader.disk_bytes;
         let flow = loop {
-            match reader.next_line() {
+            let (position, entry) = match reader.next_entry() {
                 Ok(None) => break ControlFlow::Continue(()),
-                Ok(Some((number, text))) => {
-                    if text.trim_ascii().is_empty() {
-                        continue;
-                    }
-                    let parsed = std::str::from_utf8(&text)
-                        .map_err(|_| "line is not UTF-8".to_string())
-                        .and_then(Entry::from_line)
-                        .and_then(&mut parse);
-                    match parsed {
-                        Ok(item) => {
-                            totals.entries += 1;
-                            let line = Line {
-                                file: name.clone(),
-                                number,
-                                item,
-                            };
-                            if each(line).is_break() {
-                                break ControlFlow::Break(());
-                            }
-                        }
-                        Err(reason) => {
-                            complain(format!("{name}:{number}: {reason}"));
-                            totals.bad_lines += 1;
-                        }
-                    }
-                }
+                Ok(Some(next)) => next,
                 Err(error) => {
-                    complain(format!(
-                        "{name}: truncated or corrupt after line {}: {error}",
-                        reader.lines
-                    ));
+                    complain(match reader.document {
+                        None => format!(
+                            "{name}: truncated or corrupt after line {}: {error}",
+                            reader.lines
+                        ),
+                        Some(_) => format!("{name}: not a whole HAR document: {error}"),
+                    });
                     totals.bad_lines += 1;
                     break ControlFlow::Continue(());
+                }
+            };
+            match entry.and_then(&mut parse) {
+                Ok(item) => {
+                    totals.entries += 1;
+                    let line = Line {
+                        file: name.clone(),
+                        number: position.number(),
+                        item,
+                    };
+                    if each(line).is_break() {
+                        break ControlFlow::Break(());
+                    }
+                }
+                Err(reason) => {
+                    complain(format!("{name}{position}: {reason}"));
+                    totals.bad_lines += 1;
                 }
             }
         };
@@ -116,12 +111,55 @@ pub(crate) fn read_files<T>(
     (totals, ControlFlow::Continue(()))
 }
 
-/// One recording file, decompressed as its magic bytes say.
+/// Where an entry is in its file.
+#[derive(Debug, Clone, Copy)]
+enum Position {
+    /// A line of JSON Lines, from 1.
+    Line(u64),
+    /// An entry of a whole HAR document, from 1.
+    Entry(u64),
+}
+
+impl Position {
+    fn number(self) -> u64 {
+        match self {
+            Position::Line(n) | Position::Entry(n) => n,
+        }
+    }
+}
+
+/// After the file's name: `:LINE` or `: entry N`.
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Line(n) => write!(f, ":{n}"),
+            Position::Entry(n) => write!(f, ": entry {n}"),
+        }
+    }
+}
+
+/// A whole HAR document, as browsers export it.
+#[derive(serde::Deserialize)]
+struct HarDocument {
+    log: HarLog,
+}
+
+#[derive(serde::Deserialize)]
+struct HarLog {
+    entries: Vec<serde_json::Value>,
+}
+
+/// One recording file, decompressed as its magic bytes say: JSON Lines,
+/// or (when it starts with `{"log":`) a whole HAR document, which is read
+/// whole (such files come from browsers and are small).
 struct RecordingReader {
     lines_in: BufReader<Counting<Box<dyn Read + Send>>>,
     /// Complete lines read so far.
     lines: u64,
     disk_bytes: u64,
+    /// A whole HAR document's entries not handed out yet (read at the
+    /// first call), with how many were.
+    document: Option<(Option<std::vec::IntoIter<serde_json::Value>>, u64)>,
 }
 
 impl RecordingReader {
@@ -137,18 +175,53 @@ impl RecordingReader {
         } else {
             Box::new(raw)
         };
+        let mut lines_in = BufReader::new(Counting {
+            inner: decoded,
+            count: 0,
+        });
+        let document = starts_a_har_document(lines_in.fill_buf()?).then_some((None, 0));
         Ok(RecordingReader {
-            lines_in: BufReader::new(Counting {
-                inner: decoded,
-                count: 0,
-            }),
+            lines_in,
             lines: 0,
             disk_bytes,
+            document,
         })
     }
 
-    /// The next line (without its line ending) and its number, `None` at
-    /// the end, an error when the stream is corrupt or truncated.
+    /// The next entry (or why it is not one) and where it is; `None` at
+    /// the end; an error when the stream is corrupt or truncated.
+    fn next_entry(&mut self) -> io::Result<Option<(Position, Result<Entry, String>)>> {
+        if let Some((entries, handed)) = &mut self.document {
+            let entries = match entries {
+                Some(entries) => entries,
+                None => {
+                    let whole: HarDocument = serde_json::from_reader(&mut self.lines_in)?;
+                    entries.insert(whole.log.entries.into_iter())
+                }
+            };
+            return Ok(entries.next().map(|value| {
+                *handed += 1;
+                let entry =
+                    serde_json::from_value(value).map_err(|e| format!("not a HAR entry: {e}"));
+                (Position::Entry(*handed), entry)
+            }));
+        }
+        loop {
+            let Some((number, text)) = self.next_line()? else {
+                return Ok(None);
+            };
+            // Empty lines are skipped silently.
+            if text.trim_ascii().is_empty() {
+                continue;
+            }
+            let entry = std::str::from_utf8(&text)
+                .map_err(|_| "line is not UTF-8".to_string())
+                .and_then(Entry::from_line);
+            return Ok(Some((Position::Line(number), entry)));
+        }
+    }
+
+    /// The next line (without its line ending) and its number.
     fn next_line(&mut self) -> io::Result<Option<(u64, Vec<u8>)>> {
         let mut line = Vec::new();
         if self.lines_in.read_until(b'\n', &mut line)? == 0 {
@@ -167,6 +240,19 @@ impl RecordingReader {
     fn uncompressed_bytes(&self) -> u64 {
         self.lines_in.get_ref().count
     }
+}
+
+/// Whether `head` starts `{"log":` (spaces allowed): a whole HAR
+/// document rather than a line of entries (which has no `log` key).
+fn starts_a_har_document(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let Some(rest) = text.trim_start().strip_prefix('{') else {
+        return false;
+    };
+    let Some(rest) = rest.trim_start().strip_prefix("\"log\"") else {
+        return false;
+    };
+    rest.trim_start().starts_with(':')
 }
 
 /// Counts the bytes read through it.
@@ -276,6 +362,27 @@ mod tests {
         assert!(totals.entries < 400 && totals.entries >= 2);
         let whole = whole.display().to_string();
         assert_eq!(seen.iter().filter(|s| s.0 == whole).count(), 2);
+    }
+
+    #[test]
+    fn a_whole_har_document_is_read_entry_by_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.har");
+        let document = format!(
+            "{{\n  \"log\" : {{\"version\": \"1.2\", \"entries\": [\n{GOOD},\n{{\"time\": 1}},\n{GOOD}]}}}}\n"
+        );
+        std::fs::write(&path, document).unwrap();
+        let (totals, seen) = read(std::slice::from_ref(&path));
+        assert_eq!((totals.entries, totals.bad_lines), (2, 1));
+        let numbers: Vec<u64> = seen.iter().map(|s| s.1).collect();
+        assert_eq!(numbers, [1, 3], "numbered by entry");
+
+        std::fs::write(&path, "{\"log\": {\"entries\": [").unwrap();
+        let (totals, _) = read(&[path]);
+        assert_eq!((totals.entries, totals.bad_lines), (0, 1));
+        assert!(starts_a_har_document(b" {\n \"log\":{"));
+        assert!(!starts_a_har_document(b"{\"startedDateTime\":1,\"log\":2}"));
+        assert!(!starts_a_har_document(b"{\"logs\":1}"));
     }
 
     #[test]

@@ -36,18 +36,57 @@ impl Pool {
         request: Request<Bytes>,
         keep_body: usize,
     ) -> Result<Captured, SendError> {
-        let mut sender = match self.take_idle() {
-            Some(sender) => sender,
-            None => self.open().await?,
-        };
-        sender
-            .ready()
-            .await
-            .map_err(|e| SendError::from_hyper(&e))?;
+        let mut request = request.map(Full::new);
+        // An idle connection the server has just closed cannot take the
+        // request; hyper hands it back unsent, and it goes on a new
+        // connection (once: a new connection that fails is an error).
+        let mut reused = self.take_idle();
+        loop {
+            let mut sender = match reused.take() {
+                Some(sender) => sender,
+                None => {
+                    let mut sender = self.open().await?;
+                    sender
+                        .ready()
+                        .await
+                        .map_err(|e| SendError::from_hyper(&e))?;
+                    return self.send_on(sender, request, keep_body).await;
+                }
+            };
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => return self.finish(sender, response, keep_body).await,
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(SendError::from_hyper(error.error())),
+                },
+            }
+        }
+    }
+
+    /// Sends on a new connection.
+    async fn send_on(
+        &self,
+        mut sender: Sender,
+        request: Request<Full<Bytes>>,
+        keep_body: usize,
+    ) -> Result<Captured, SendError> {
         let response = sender
-            .send_request(request.map(Full::new))
+            .send_request(request)
             .await
             .map_err(|e| SendError::from_hyper(&e))?;
+        self.finish(sender, response, keep_body).await
+    }
+
+    /// Reads the answer, then keeps the connection for the next request.
+    async fn finish(
+        &self,
+        sender: Sender,
+        response: http::Response<hyper::body::Incoming>,
+        keep_body: usize,
+    ) -> Result<Captured, SendError> {
         let answer = read_hyper_answer(response, keep_body).await?;
         if !sender.is_closed() {
             self.idle.lock().expect("not poisoned").push(sender);
