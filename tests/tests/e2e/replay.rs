@@ -14,6 +14,7 @@ mod inspect;
 mod pacing;
 mod protocols;
 mod recording;
+mod roundtrip;
 mod run;
 
 use std::collections::BTreeMap;
