@@ -152,7 +152,8 @@ fn fact(entry: Entry) -> Result<Fact, String> {
 /// Runs `record inspect`.
 pub(crate) fn run(args: &InspectArgs) -> ExitCode {
     let mut inspection = Inspection::default();
-    let (totals, _) = read_files(&args.files, true, fact, |line| {
+    let complain = |problem| eprintln!("error: {problem}");
+    let (totals, _) = read_files(&args.files, complain, fact, |line| {
         inspection.add(line.item);
         ControlFlow::Continue(())
     });
