@@ -50,7 +50,8 @@ pub(crate) struct ReplayArgs {
     #[arg(long, value_name = "F")]
     pub ca_file: Option<PathBuf>,
     /// Replace every value of header NAME (or add it), e.g. to put a real
-    /// token in place of a redacted one. Repeatable.
+    /// token in place of a redacted one; `host=...` sets the authority
+    /// (Host or :authority). Repeatable.
     #[arg(long, value_name = "NAME=VALUE")]
     pub set_header: Vec<String>,
     /// Per request (connecting, sending and reading the answer).
@@ -302,6 +303,10 @@ pub(crate) fn parse_set_header(text: &str) -> Result<(HeaderName, HeaderValue), 
         .map_err(|e| format!("--set-header `{text}`: bad name: {e}"))?;
     let value = HeaderValue::try_from(value)
         .map_err(|e| format!("--set-header `{text}`: bad value: {e}"))?;
+    if name == http::header::HOST {
+        http::uri::Authority::try_from(value.as_bytes())
+            .map_err(|e| format!("--set-header `{text}`: not a host[:port]: {e}"))?;
+    }
     Ok((name, value))
 }
 
@@ -327,6 +332,8 @@ mod tests {
         assert!(parse_set_header("novalue").is_err());
         assert!(parse_set_header("bad name=1").is_err());
         assert!(parse_set_header("x=a\nb").is_err());
+        assert!(parse_set_header("host=a.example:8080").is_ok());
+        assert!(parse_set_header("host=a b").is_err());
     }
 
     #[test]

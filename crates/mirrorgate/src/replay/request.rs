@@ -92,7 +92,15 @@ impl RequestMaker {
                 .map_err(|_| format!("bad value for header `{name}`"))?;
             headers.append(header, value);
         }
+        let mut authority = authority;
         for (name, value) in &self.set_headers {
+            if name == HOST {
+                // `--set-header host=...` sets the authority, which is
+                // `Host` or `:authority` as the protocol has it.
+                authority = Authority::try_from(value.as_bytes())
+                    .map_err(|e| format!("--set-header host: {e}"))?;
+                continue;
+            }
             headers.insert(name.clone(), value.clone());
         }
         let body = match &request.post_data {
@@ -285,6 +293,14 @@ mod tests {
             .prepare(entry(&POST.replace('\n', "")))
             .unwrap();
         assert_eq!(target.authority, "127.0.0.1:8443");
+
+        let mut with_host = maker(HostHeader::Keep);
+        with_host
+            .set_headers
+            .push((HOST, HeaderValue::from_static("staging.example:8080")));
+        let p = with_host.prepare(entry(&POST.replace('\n', ""))).unwrap();
+        assert_eq!(p.authority, "staging.example:8080");
+        assert!(p.headers.get(HOST).is_none());
     }
 
     #[test]
