@@ -7,14 +7,13 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use mirrorgate_core::compare::ReportSnapshot;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::args::{Limit, Protocol, Settings};
 use super::client::{Client, ErrorKind, SendError};
-use super::compare::{Answered, Comparer};
+use super::compare::{differ_lines, Answered, Comparer};
 use super::progress::{Console, Counters, Progress};
 use super::request::{Prepared, RequestMaker};
 use super::schedule::{PassShape, Schedule};
@@ -36,10 +35,18 @@ struct Loaded {
 /// What a replay ends with.
 pub(super) struct Finished {
     pub summary: Summary,
-    /// With `--compare`: the report, as the admin API shows one mirror's.
-    pub compare: Option<ReportSnapshot>,
+    /// With `--compare`.
+    pub compare: Option<CompareResult>,
     /// Stopped by Ctrl-C before the end.
     pub interrupted: bool,
+}
+
+/// What `--compare` found.
+pub(super) struct CompareResult {
+    /// `  differ: ENDPOINT FIELD (N)` lines.
+    pub differ_lines: Vec<String>,
+    /// The report, as the admin API shows one mirror's.
+    pub report: serde_json::Value,
 }
 
 /// What the request tasks share.
@@ -177,12 +184,20 @@ pub(super) async fn replay(settings: &Settings, client: Client) -> Finished {
         .expect("the join task does not panic")
         .expect("the reader does not panic");
 
-    let compare = shared.comparer.as_ref().map(Comparer::snapshot);
+    let snapshot = shared.comparer.as_ref().map(Comparer::snapshot);
     let counts = shared
         .comparer
         .as_ref()
-        .zip(compare.as_ref())
+        .zip(snapshot.as_ref())
         .map(|(comparer, snapshot)| comparer.counts(snapshot));
+    let compare = shared
+        .comparer
+        .as_ref()
+        .zip(snapshot.as_ref())
+        .map(|(comparer, snapshot)| CompareResult {
+            differ_lines: differ_lines(snapshot),
+            report: serde_json::to_value(comparer.named(snapshot)).expect("reports are plain data"),
+        });
     let summary = shared
         .tally
         .lock()
@@ -275,6 +290,7 @@ async fn send_one(shared: &Shared, loaded: Loaded) {
                     .into_parts();
                 comparer.add(Answered {
                     origin: loaded.origin,
+                    service: prepared.service,
                     request,
                     body,
                     recorded: prepared.recorded,

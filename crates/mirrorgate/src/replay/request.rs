@@ -43,6 +43,9 @@ pub(crate) struct Prepared {
     pub body: Bytes,
     /// The recorded start, for `--speed`.
     pub started: SystemTime,
+    /// The service it was recorded for (`_mirrorgate.service`; empty in
+    /// a HAR entry from elsewhere), named in `--compare`'s report.
+    pub service: String,
     /// The recorded response (with `--compare`, when one was recorded).
     pub recorded: Option<Captured>,
     /// Bytes of the live answer's body to keep: the recorded body's kept
@@ -65,6 +68,11 @@ impl RequestMaker {
     /// replayed.
     pub(crate) fn prepare(&self, entry: Entry) -> Result<Prepared, String> {
         let started = entry.started()?;
+        let service = entry
+            .mirrorgate
+            .as_ref()
+            .map(|facts| facts.service.clone())
+            .unwrap_or_default();
         let request = entry.request;
         let method = Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("bad method `{}`", request.method))?;
@@ -122,6 +130,7 @@ impl RequestMaker {
             headers,
             body,
             started,
+            service,
             recorded,
             keep_body,
         })
