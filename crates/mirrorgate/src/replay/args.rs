@@ -121,18 +121,27 @@ pub(crate) struct Target {
 /// What to do, checked.
 #[derive(Debug)]
 pub(crate) struct Settings {
+    /// Recordings, in order.
     pub files: Vec<PathBuf>,
     pub target: Target,
+    /// `--protocol`, or the target scheme's default.
     pub protocol: Protocol,
     pub pace: Pace,
+    /// Requests in flight at most (at least 1).
     pub concurrency: usize,
     pub limit: Limit,
     pub host_header: HostHeader,
+    /// Accept any certificate.
     pub insecure: bool,
+    /// CAs to trust instead of the web PKI roots.
     pub ca_file: Option<PathBuf>,
+    /// `--set-header`s, in order (`host` sets the authority).
     pub set_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Per request, from connecting to the answer's end.
     pub timeout: Duration,
+    /// With `--compare`.
     pub compare: Option<CompareOptions>,
+    /// `--report`'s file.
     pub report: Option<PathBuf>,
 }
 
@@ -150,7 +159,9 @@ pub(crate) enum Limit {
 /// `--compare` and its ignore rules.
 #[derive(Debug)]
 pub(crate) struct CompareOptions {
+    /// Headers not compared, beside the engine's built-in ones.
     pub ignore_headers: Vec<HeaderName>,
+    /// JSON places not compared.
     pub ignore_json_paths: Vec<JsonPath>,
 }
 

@@ -36,10 +36,14 @@ const NOT_REPLAYED: &[&str] = &[
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub method: Method,
+    /// As recorded.
     pub path_and_query: PathAndQuery,
     /// Host / `:authority`.
     pub authority: Authority,
+    /// As recorded, minus [`NOT_REPLAYED`], with `--set-header`s and
+    /// the body's `content-length`.
     pub headers: HeaderMap,
+    /// The recorded body, decoded.
     pub body: Bytes,
     /// The recorded start, for `--speed`.
     pub started: SystemTime,
@@ -60,6 +64,7 @@ pub(crate) struct RequestMaker {
     pub target: Target,
     pub host_header: HostHeader,
     pub set_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Whether recorded responses are kept for `--compare`.
     pub compare: bool,
 }
 
