@@ -11,7 +11,9 @@ mod demo_backend;
 mod kept_sinks;
 mod live;
 mod open_files;
+mod record_inspect;
 mod reload;
+mod replay;
 mod serve;
 mod server;
 mod signals;
@@ -25,13 +27,34 @@ use clap::Parser;
 use mirrorgate::config;
 use mirrorgate_core::metrics::Metrics;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, RecordCommand};
 use crate::config::LoadedConfig;
 use crate::state::ServingState;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version exit 0; usage errors exit 1 like every
+        // other error at start (2 means "finished, with failures" for
+        // `replay` and `record inspect`).
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     init_logging();
+    // These read recordings, not the proxy's config.
+    match cli.command {
+        Some(Command::Replay(args)) => return replay::run(*args),
+        Some(Command::Record {
+            command: RecordCommand::Inspect(args),
+        }) => return record_inspect::run(&args),
+        _ => {}
+    }
     let loaded = match &cli.config {
         Some(path) => LoadedConfig::from_file(path),
         None => LoadedConfig::embedded_default(),
@@ -66,6 +89,7 @@ fn main() -> ExitCode {
                 Err(error) => fail(&error),
             }
         }
+        Command::Replay(_) | Command::Record { .. } => unreachable!("handled above"),
         Command::Run => {
             open_files::fit(loaded.config.listen.max_connections);
             let runtime = match build_runtime(loaded.config.runtime.worker_threads) {

@@ -55,3 +55,7 @@ mod operations;
 mod attacks_h1;
 mod attacks_h2;
 mod attacks_h3;
+
+// `mirrorgate replay` and `record inspect` as commands: exit codes,
+// summary lines, errors naming the line.
+mod replay_cli;
