@@ -7,6 +7,7 @@
 //! `replay`.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -152,16 +153,19 @@ fn fact(entry: Entry) -> Result<Fact, String> {
 /// Runs `record inspect`.
 pub(crate) fn run(args: &InspectArgs) -> ExitCode {
     let mut inspection = Inspection::default();
-    let (totals, _) = read_files(&args.files, true, fact, |line| {
+    let complain = |problem| eprintln!("error: {problem}");
+    let (totals, _) = read_files(&args.files, complain, fact, |line| {
         inspection.add(line.item);
         ControlFlow::Continue(())
     });
     inspection.totals = totals;
-    if args.json {
-        println!("{}", inspection.json());
+    let text = if args.json {
+        format!("{}\n", inspection.json())
     } else {
-        print!("{}", inspection.text());
-    }
+        inspection.text()
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if totals.bad_lines == 0 {
         ExitCode::SUCCESS
     } else {

@@ -51,7 +51,7 @@ pub use judge::{judge, Exchange, Judged};
 pub use record::{AnswerSummary, DiffRecord, DifferenceRecord, RequestSummary};
 pub use redact::Redactor;
 pub use redact_key::RedactKey;
-pub use report::{CompareReport, ReportSnapshot};
+pub use report::{CompareReport, MirrorReport, ReportSnapshot};
 pub use sink::{MAX_DIFFERENCES, OMITTED_AT};
 pub use sinks::CompareSinks;
 

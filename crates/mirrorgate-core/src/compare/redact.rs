@@ -105,6 +105,54 @@ impl Redactor {
             && self.paths.is_empty()
     }
 
+    /// The values the rules hide in a request (`headers`, `query`,
+    /// JSON `body`), each as it was: what [`Redactor::text`] must also
+    /// find elsewhere, e.g. in an answer that echoes the request.
+    pub fn secrets(
+        &self,
+        headers: &http::HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Vec<String> {
+        let mut found = Vec::new();
+        for (name, value) in headers {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            if self.headers.contains(name) {
+                found.push(value.into_owned());
+            } else if *name == COOKIE {
+                found.extend(named_values(value.split(';'), &self.cookies));
+            }
+        }
+        if let Some(query) = query {
+            found.extend(named_values(query.split('&'), &self.query));
+        }
+        if !self.paths.is_empty() {
+            if let Ok(document) = serde_json::from_slice::<Value>(body) {
+                for rule in &self.paths {
+                    collect(&document, rule.segments(), &mut found);
+                }
+            }
+        }
+        found.retain(|s| s.len() >= MIN_SECRET_LEN);
+        found.sort();
+        found.dedup();
+        // Longest first: a secret containing another is replaced whole.
+        found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        found
+    }
+
+    /// `text` with every occurrence of each of `secrets` replaced by its
+    /// token.
+    pub fn text(&self, text: &str, secrets: &[String]) -> String {
+        let mut text = text.to_owned();
+        for secret in secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), &self.token(secret.as_bytes()));
+            }
+        }
+        text
+    }
+
     /// Whether there are JSON path rules (a body that is not whole JSON
     /// cannot be checked against them).
     pub fn has_paths(&self) -> bool {
@@ -309,6 +357,50 @@ impl Redactor {
     }
 }
 
+/// Secrets shorter than this are not looked for in free text: `1` or
+/// `on` would be replaced all over an answer, and hide nothing.
+const MIN_SECRET_LEN: usize = 4;
+
+/// The values of the `name=value` pairs whose name is in `names`.
+fn named_values<'a>(pairs: impl Iterator<Item = &'a str>, names: &[String]) -> Vec<String> {
+    pairs
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| names.iter().any(|n| n == name.trim()))
+        .map(|(_, value)| value.to_string())
+        .collect()
+}
+
+/// The values at `rest` under `value`: strings as they are, anything else
+/// as its JSON text (what a token is made of).
+fn collect(value: &Value, rest: &[Segment], found: &mut Vec<String>) {
+    let Some((first, rest)) = rest.split_first() else {
+        found.push(match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        return;
+    };
+    match (value, first) {
+        (Value::Object(map), Segment::Wildcard) => {
+            map.values().for_each(|v| collect(v, rest, found));
+        }
+        (Value::Array(list), Segment::Wildcard) => {
+            list.iter().for_each(|v| collect(v, rest, found));
+        }
+        (Value::Object(map), Segment::Key(key)) => {
+            if let Some(v) = map.get(key) {
+                collect(v, rest, found);
+            }
+        }
+        (Value::Array(list), Segment::Index(i)) => {
+            if let Some(v) = list.get(*i) {
+                collect(v, rest, found);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn cut(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {
         Some((end, _)) => text[..end].to_owned(),
@@ -405,6 +497,30 @@ mod tests {
         let diff = r.json("header:cookie", json!("session=s3cr3t"));
         assert_eq!(diff, json!(format!("session={t}")));
         assert!(!r.is_empty() && redactor(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_requests_secrets_are_found_for_free_text() {
+        let r = redactor(&[
+            "authorization",
+            "cookie:session",
+            "query:token",
+            "$.password",
+        ]);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", "Bearer s3cret".parse().unwrap());
+        headers.insert("cookie", "a=1; session=sess-42".parse().unwrap());
+        let body = br#"{"password":"hunter2","n":1}"#;
+        let secrets = r.secrets(&headers, Some("token=tok-9&x=1&token=ab"), body);
+        assert_eq!(secrets, ["Bearer s3cret", "hunter2", "sess-42", "tok-9"]);
+        let echo = "auth: Bearer s3cret, pw: hunter2, x=1";
+        let scrubbed = r.text(echo, &secrets);
+        let expected = format!(
+            "auth: {}, pw: {}, x=1",
+            r.token(b"Bearer s3cret"),
+            r.token(b"hunter2")
+        );
+        assert_eq!(scrubbed, expected);
     }
 
     #[test]

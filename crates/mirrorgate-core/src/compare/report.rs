@@ -72,6 +72,20 @@ pub struct ReportSnapshot {
     pub counted_in_other: OtherCounts,
 }
 
+/// One mirror's report under its names: the body of the admin API's
+/// `GET /api/mirrors/{service}/{mirror}/diffs`, and the `compare` of
+/// `mirrorgate replay --report` (where the target plays the mirror).
+#[derive(Debug, Clone, Serialize)]
+pub struct MirrorReport<'a> {
+    /// The service whose traffic was compared.
+    pub service: &'a str,
+    /// The mirror whose answers were compared with the primary's.
+    pub mirror: &'a str,
+    /// The counts and latest records.
+    #[serde(flatten)]
+    pub report: ReportSnapshot,
+}
+
 /// One endpoint's counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EndpointSnapshot {

@@ -28,6 +28,9 @@ pub struct Scrub<'a> {
     /// Headers never written (the mirrors' and the recorder's
     /// `strip_headers`).
     pub strip: &'a [HeaderName],
+    /// The values the rules hide in this request, also hidden wherever
+    /// else they appear ([`Redactor::secrets`]); empty to start with.
+    pub secrets: &'a [String],
 }
 
 /// One sampled exchange, as the proxy saw it.
@@ -52,10 +55,24 @@ pub struct Sampled<'a> {
 }
 
 /// The HAR entry of `x`, scrubbed by `scrub`.
+///
+/// Beside the rules' places, the values they hide in the request are
+/// looked for (whole, at least 4 bytes) in the request's text body and
+/// in the answer, headers and text body, and replaced by their tokens
+/// too: an application that echoes a token or password back (error
+/// pages, debug endpoints) must not put it in the file either.
 pub fn entry(x: Sampled<'_>, scrub: &Scrub<'_>) -> Entry {
     let version = http_version(x.protocol);
     let time = round_ms(x.elapsed);
     let mut facts = x.facts;
+    let body = x.body.concat();
+    let secrets = scrub
+        .redactor
+        .secrets(&x.head.headers, x.head.uri.query(), &body);
+    let scrub = &Scrub {
+        secrets: &secrets,
+        ..*scrub
+    };
     let response = match x.answer {
         Some(answer) => {
             facts.response_truncated = answer.body.truncated();
@@ -66,7 +83,7 @@ pub fn entry(x: Sampled<'_>, scrub: &Scrub<'_>) -> Entry {
     Entry {
         started_date_time: har::started_date_time(x.started),
         time,
-        request: request(x.head, x.scheme, version, x.body, scrub),
+        request: request(x.head, x.scheme, version, &body, scrub),
         response,
         cache: Default::default(),
         timings: Timings {
@@ -92,13 +109,7 @@ fn round_ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
-fn request(
-    head: &Parts,
-    scheme: &str,
-    version: &str,
-    body: &[Bytes],
-    scrub: &Scrub<'_>,
-) -> Request {
+fn request(head: &Parts, scheme: &str, version: &str, body: &[u8], scrub: &Scrub<'_>) -> Request {
     let query = head.uri.query().map(|q| scrub.redactor.query(q));
     let authority = head.uri.authority().map_or("", |a| a.as_str());
     let mut url = format!("{scheme}://{authority}{}", head.uri.path());
@@ -109,10 +120,9 @@ fn request(
     let headers = headers(&head.headers, scrub, |name| {
         PROXY_ADDED.contains(&name.as_str())
     });
-    let body = body.concat();
     let post_data = (!body.is_empty()).then(|| {
-        let scrubbed = scrub.redactor.body(&body);
-        let (text, encoding) = har::encode_body(scrubbed.as_deref().unwrap_or(&body));
+        let scrubbed = scrub.redactor.body(body);
+        let (text, encoding) = encode(scrubbed.as_deref().unwrap_or(body), scrub);
         PostData {
             mime_type: header_text(&head.headers, &CONTENT_TYPE),
             text,
@@ -141,7 +151,7 @@ fn response(answer: &Captured, version: &str, scrub: &Scrub<'_>) -> Response {
     let keep_text = !(answer.body.truncated() && scrub.redactor.has_paths());
     let (text, encoding) = match keep_text {
         true => {
-            let (text, encoding) = har::encode_body(scrubbed.as_deref().unwrap_or(&kept));
+            let (text, encoding) = encode(scrubbed.as_deref().unwrap_or(&kept), scrub);
             (Some(text), encoding)
         }
         false => (None, None),
@@ -164,6 +174,15 @@ fn response(answer: &Captured, version: &str, scrub: &Scrub<'_>) -> Response {
         },
         headers_size: -1,
         body_size: size,
+    }
+}
+
+/// A body as HAR text, with the request's secrets replaced when it is
+/// text (base64 of binary is left as it is).
+fn encode(body: &[u8], scrub: &Scrub<'_>) -> (String, Option<String>) {
+    match har::encode_body(body) {
+        (text, None) => (scrub.redactor.text(&text, scrub.secrets), None),
+        binary => binary,
     }
 }
 
@@ -193,9 +212,12 @@ fn headers(
         .filter(|(name, _)| !scrub.strip.contains(name) && !leave_out(name))
         .map(|(name, value)| NameValue {
             name: name.as_str().to_string(),
-            value: scrub
-                .redactor
-                .header(name, &String::from_utf8_lossy(value.as_bytes())),
+            value: scrub.redactor.text(
+                &scrub
+                    .redactor
+                    .header(name, &String::from_utf8_lossy(value.as_bytes())),
+                scrub.secrets,
+            ),
         })
         .collect()
 }
@@ -310,12 +332,16 @@ mod tests {
         let scrub = Scrub {
             redactor: &r,
             strip: &strip,
+            secrets: &[],
         };
         let head = head();
         let body = [Bytes::from_static(
             br#"{"user":"ann","password":"hunter2"}"#,
         )];
-        let answer = answer(br#"{"ok":true,"password":"hunter2"}"#, 1024);
+        let answer = answer(
+            br#"{"ok":true,"password":"hunter2","echo":"Bearer s3cret"}"#,
+            1024,
+        );
         let e = entry(sampled(&head, &body, Some(&answer)), &scrub);
         let line = e.to_line();
         for secret in ["s3cret", "t0k", "=abc", "hunter2", "192.0.2.7", "strip me"] {
@@ -355,6 +381,7 @@ mod tests {
         let scrub = Scrub {
             redactor: &r,
             strip: &[],
+            secrets: &[],
         };
         let head = head();
         let body = [Bytes::from_static(&[0xff, 0xfe, 0x00])];
@@ -374,6 +401,7 @@ mod tests {
         let scrub = Scrub {
             redactor: &r,
             strip: &[],
+            secrets: &[],
         };
         let head = head();
         let e = entry(sampled(&head, &[], None), &scrub);

@@ -253,6 +253,7 @@ impl Built {
         let scrub = Scrub {
             redactor: &rules.redactor,
             strip: &rules.strip,
+            secrets: &[],
         };
         entry(
             Sampled {

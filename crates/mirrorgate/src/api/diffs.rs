@@ -16,7 +16,7 @@
 use http::StatusCode;
 use mirrorgate_core::Proxy;
 
-use mirrorgate_core::compare::ReportSnapshot;
+use mirrorgate_core::compare::MirrorReport;
 
 use super::respond::{json, json_error, Answer};
 
@@ -49,21 +49,12 @@ pub(crate) fn diffs(proxy: &Proxy, service: &str, mirror: &str) -> Answer {
     };
     json(
         StatusCode::OK,
-        &Diffs {
+        &MirrorReport {
             service,
             mirror,
             report: report.snapshot(),
         },
     )
-}
-
-/// The answer: whose report it is, then the report itself.
-#[derive(serde::Serialize)]
-struct Diffs<'a> {
-    service: &'a str,
-    mirror: &'a str,
-    #[serde(flatten)]
-    report: ReportSnapshot,
 }
 
 #[cfg(test)]

@@ -50,7 +50,8 @@ pub(crate) struct ReplayArgs {
     #[arg(long, value_name = "F")]
     pub ca_file: Option<PathBuf>,
     /// Replace every value of header NAME (or add it), e.g. to put a real
-    /// token in place of a redacted one. Repeatable.
+    /// token in place of a redacted one; `host=...` sets the authority
+    /// (Host or :authority). Repeatable.
     #[arg(long, value_name = "NAME=VALUE")]
     pub set_header: Vec<String>,
     /// Per request (connecting, sending and reading the answer).
@@ -120,18 +121,27 @@ pub(crate) struct Target {
 /// What to do, checked.
 #[derive(Debug)]
 pub(crate) struct Settings {
+    /// Recordings, in order.
     pub files: Vec<PathBuf>,
     pub target: Target,
+    /// `--protocol`, or the target scheme's default.
     pub protocol: Protocol,
     pub pace: Pace,
+    /// Requests in flight at most (at least 1).
     pub concurrency: usize,
     pub limit: Limit,
     pub host_header: HostHeader,
+    /// Accept any certificate.
     pub insecure: bool,
+    /// CAs to trust instead of the web PKI roots.
     pub ca_file: Option<PathBuf>,
+    /// `--set-header`s, in order (`host` sets the authority).
     pub set_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Per request, from connecting to the answer's end.
     pub timeout: Duration,
+    /// With `--compare`.
     pub compare: Option<CompareOptions>,
+    /// `--report`'s file.
     pub report: Option<PathBuf>,
 }
 
@@ -149,7 +159,9 @@ pub(crate) enum Limit {
 /// `--compare` and its ignore rules.
 #[derive(Debug)]
 pub(crate) struct CompareOptions {
+    /// Headers not compared, beside the engine's built-in ones.
     pub ignore_headers: Vec<HeaderName>,
+    /// JSON places not compared.
     pub ignore_json_paths: Vec<JsonPath>,
 }
 
@@ -302,6 +314,10 @@ pub(crate) fn parse_set_header(text: &str) -> Result<(HeaderName, HeaderValue), 
         .map_err(|e| format!("--set-header `{text}`: bad name: {e}"))?;
     let value = HeaderValue::try_from(value)
         .map_err(|e| format!("--set-header `{text}`: bad value: {e}"))?;
+    if name == http::header::HOST {
+        http::uri::Authority::try_from(value.as_bytes())
+            .map_err(|e| format!("--set-header `{text}`: not a host[:port]: {e}"))?;
+    }
     Ok((name, value))
 }
 
@@ -327,6 +343,8 @@ mod tests {
         assert!(parse_set_header("novalue").is_err());
         assert!(parse_set_header("bad name=1").is_err());
         assert!(parse_set_header("x=a\nb").is_err());
+        assert!(parse_set_header("host=a.example:8080").is_ok());
+        assert!(parse_set_header("host=a b").is_err());
     }
 
     #[test]

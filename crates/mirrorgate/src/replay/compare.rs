@@ -5,10 +5,11 @@
 //! and JSON shape as the admin API's `/api/mirrors/.../diffs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use mirrorgate_core::compare::{
-    judge, Captured, CompareReport, CompareRules, Exchange, Redactor, ReportSnapshot,
+    judge, Captured, CompareReport, CompareRules, Exchange, MirrorReport, Redactor, ReportSnapshot,
 };
 
 use super::args::CompareOptions;
@@ -22,6 +23,8 @@ pub(crate) struct Comparer {
     redactor: Redactor,
     report: CompareReport,
     target: String,
+    /// The first compared entry's service, naming the report.
+    service: OnceLock<String>,
     not_compared: AtomicU64,
 }
 
@@ -29,6 +32,8 @@ pub(crate) struct Comparer {
 pub(crate) struct Answered {
     /// `FILE:LINE`, shown as the record's request id.
     pub origin: String,
+    /// The recorded entry's service.
+    pub service: String,
     pub request: http::request::Parts,
     pub body: Bytes,
     pub recorded: Option<Captured>,
@@ -47,6 +52,7 @@ impl Comparer {
                 .expect("an HMAC takes any key length"),
             report: CompareReport::new(),
             target: target.to_string(),
+            service: OnceLock::new(),
             not_compared: AtomicU64::new(0),
         }
     }
@@ -58,9 +64,10 @@ impl Comparer {
             self.not_compared.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        self.service.get_or_init(|| answered.service.clone());
         let exchange = Exchange {
             request_id: answered.origin,
-            service: "replay".into(),
+            service: answered.service,
             mirror: self.target.clone(),
             request: answered.request,
             request_body: vec![answered.body],
@@ -77,9 +84,19 @@ impl Comparer {
         );
     }
 
-    /// The report as the admin API serves it.
+    /// The report's counts and latest records.
     pub(crate) fn snapshot(&self) -> ReportSnapshot {
         self.report.snapshot()
+    }
+
+    /// `snapshot` as the admin API serves one mirror's report: the
+    /// recording's service, the target as the mirror.
+    pub(crate) fn named<'a>(&'a self, snapshot: &ReportSnapshot) -> MirrorReport<'a> {
+        MirrorReport {
+            service: self.service.get().map_or("", String::as_str),
+            mirror: &self.target,
+            report: snapshot.clone(),
+        }
     }
 
     /// The summary's counts.
@@ -137,6 +154,7 @@ mod tests {
         let (request, ()) = Request::get(path).body(()).unwrap().into_parts();
         Answered {
             origin: "rec.jsonl:1".into(),
+            service: "api".into(),
             request,
             body: Bytes::new(),
             recorded,
@@ -181,5 +199,9 @@ mod tests {
             ["  differ: GET /api/users/{id} json:$.user.email (2)"]
         );
         assert_eq!(snapshot.latest[0].request_id, "rec.jsonl:1");
+        let named = serde_json::to_value(comparer.named(&snapshot)).unwrap();
+        assert_eq!(named["service"], "api");
+        assert_eq!(named["mirror"], "http://127.0.0.1:1");
+        assert_eq!(named["endpoints"][0]["differ"], 2);
     }
 }

@@ -7,15 +7,14 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use mirrorgate_core::compare::ReportSnapshot;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::args::{Limit, Protocol, Settings};
 use super::client::{Client, ErrorKind, SendError};
-use super::compare::{Answered, Comparer};
-use super::progress::{Counters, Progress};
+use super::compare::{differ_lines, Answered, Comparer};
+use super::progress::{Console, Counters, Progress};
 use super::request::{Prepared, RequestMaker};
 use super::schedule::{PassShape, Schedule};
 use super::source::{read_files, ReadTotals};
@@ -36,10 +35,18 @@ struct Loaded {
 /// What a replay ends with.
 pub(super) struct Finished {
     pub summary: Summary,
-    /// With `--compare`: the report, as the admin API shows one mirror's.
-    pub compare: Option<ReportSnapshot>,
+    /// With `--compare`.
+    pub compare: Option<CompareResult>,
     /// Stopped by Ctrl-C before the end.
     pub interrupted: bool,
+}
+
+/// What `--compare` found.
+pub(super) struct CompareResult {
+    /// `  differ: ENDPOINT FIELD (N)` lines.
+    pub differ_lines: Vec<String>,
+    /// The report, as the admin API shows one mirror's.
+    pub report: serde_json::Value,
 }
 
 /// What the request tasks share.
@@ -53,6 +60,7 @@ struct Shared {
     comparer: Option<Comparer>,
     /// Error kinds already shown on stderr (the first of each is).
     shown: Mutex<Vec<ErrorKind>>,
+    console: Console,
 }
 
 /// Replays as `settings` say.
@@ -64,19 +72,23 @@ pub(super) async fn replay(settings: &Settings, client: Client) -> Finished {
         set_headers: settings.set_headers.clone(),
         compare: settings.compare.is_some(),
     };
-    let (sender, mut loaded) = mpsc::channel::<Loaded>(READ_AHEAD);
-    let files = settings.files.clone();
-    let reader = std::thread::Builder::new()
-        .name("replay-reader".into())
-        .spawn(move || read_all(&files, &maker, looping, &sender))
-        .expect("a thread can be started");
-
     let counters = Arc::new(Counters::default());
     let total = match settings.limit {
         Limit::Count(n) => Some(n),
         _ => None,
     };
     let progress = Progress::start(counters.clone(), total);
+    let console = progress.console();
+    let (sender, mut loaded) = mpsc::channel::<Loaded>(READ_AHEAD);
+    let files = settings.files.clone();
+    let reader = std::thread::Builder::new()
+        .name("replay-reader".into())
+        .spawn({
+            let console = console.clone();
+            move || read_all(&files, &maker, looping, &sender, &console)
+        })
+        .expect("a thread can be started");
+
     let shared = Arc::new(Shared {
         client,
         protocol: settings.protocol,
@@ -89,6 +101,7 @@ pub(super) async fn replay(settings: &Settings, client: Client) -> Finished {
             .as_ref()
             .map(|options| Comparer::new(options, &settings.target.shown)),
         shown: Mutex::new(Vec::new()),
+        console: console.clone(),
     });
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let mut schedule = Schedule::new(settings.pace);
@@ -151,7 +164,9 @@ pub(super) async fn replay(settings: &Settings, client: Client) -> Finished {
     let interrupted = tokio::select! {
         () = dispatching => false,
         _ = tokio::signal::ctrl_c() => {
-            eprintln!("replay: interrupted, waiting for the requests in flight (Ctrl-C again to stop)");
+            console.say(
+                "replay: interrupted, waiting for the requests in flight (Ctrl-C again to stop)",
+            );
             true
         }
     };
@@ -169,12 +184,20 @@ pub(super) async fn replay(settings: &Settings, client: Client) -> Finished {
         .expect("the join task does not panic")
         .expect("the reader does not panic");
 
-    let compare = shared.comparer.as_ref().map(Comparer::snapshot);
+    let snapshot = shared.comparer.as_ref().map(Comparer::snapshot);
     let counts = shared
         .comparer
         .as_ref()
-        .zip(compare.as_ref())
+        .zip(snapshot.as_ref())
         .map(|(comparer, snapshot)| comparer.counts(snapshot));
+    let compare = shared
+        .comparer
+        .as_ref()
+        .zip(snapshot.as_ref())
+        .map(|(comparer, snapshot)| CompareResult {
+            differ_lines: differ_lines(snapshot),
+            report: serde_json::to_value(comparer.named(snapshot)).expect("reports are plain data"),
+        });
     let summary = shared
         .tally
         .lock()
@@ -201,12 +224,17 @@ fn read_all(
     maker: &RequestMaker,
     looping: bool,
     sender: &mpsc::Sender<Loaded>,
+    console: &Console,
 ) -> ReadTotals {
     let mut first = ReadTotals::default();
     for pass in 0.. {
         let (totals, flow) = read_files(
             files,
-            pass == 0,
+            |problem| {
+                if pass == 0 {
+                    console.error(&problem);
+                }
+            },
             |entry| maker.prepare(entry),
             |line| {
                 let loaded = Loaded {
@@ -262,6 +290,7 @@ async fn send_one(shared: &Shared, loaded: Loaded) {
                     .into_parts();
                 comparer.add(Answered {
                     origin: loaded.origin,
+                    service: prepared.service,
                     request,
                     body,
                     recorded: prepared.recorded,
@@ -279,13 +308,13 @@ async fn send_one(shared: &Shared, loaded: Loaded) {
             let mut shown = shared.shown.lock().expect("not poisoned");
             if !shown.contains(&error.kind) {
                 shown.push(error.kind);
-                eprintln!(
-                    "error: {}: {} {}: {error} (first {} error; the summary counts all)",
+                shared.console.error(&format!(
+                    "{}: {} {}: {error} (first {} error; the summary counts all)",
                     loaded.origin,
                     prepared.method,
                     prepared.path_and_query,
                     error.kind.label()
-                );
+                ));
             }
         }
     }

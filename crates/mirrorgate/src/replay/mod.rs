@@ -90,8 +90,8 @@ fn print_summary(finished: &Finished) {
     for line in finished.summary.lines() {
         let _ = writeln!(out, "{line}");
     }
-    if let Some(snapshot) = &finished.compare {
-        for line in compare::differ_lines(snapshot) {
+    if let Some(compare) = &finished.compare {
+        for line in &compare.differ_lines {
             let _ = writeln!(out, "{line}");
         }
     }
@@ -102,7 +102,7 @@ fn print_summary(finished: &Finished) {
 fn report_document(finished: &Finished) -> serde_json::Value {
     serde_json::json!({
         "summary": finished.summary,
-        "compare": finished.compare,
+        "compare": finished.compare.as_ref().map(|c| &c.report),
     })
 }
 

@@ -23,6 +23,27 @@ pub(crate) struct Counters {
     pub errors: AtomicU64,
 }
 
+/// Prints on stderr without garbling the progress bar.
+#[derive(Clone)]
+pub(crate) struct Console {
+    bar: Option<ProgressBar>,
+}
+
+impl Console {
+    /// Prints `error: {message}`.
+    pub(crate) fn error(&self, message: &str) {
+        self.say(&format!("error: {message}"));
+    }
+
+    /// Prints `message` as a line of its own.
+    pub(crate) fn say(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{message}")),
+            None => eprintln!("{message}"),
+        }
+    }
+}
+
 /// The progress shown while a replay runs.
 pub(crate) struct Progress {
     task: JoinHandle<()>,
@@ -75,6 +96,13 @@ impl Progress {
                 }
             });
             Progress { task, bar: None }
+        }
+    }
+
+    /// Where to print while the progress shows.
+    pub(crate) fn console(&self) -> Console {
+        Console {
+            bar: self.bar.clone(),
         }
     }
 

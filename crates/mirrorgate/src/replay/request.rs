@@ -36,13 +36,20 @@ const NOT_REPLAYED: &[&str] = &[
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub method: Method,
+    /// As recorded.
     pub path_and_query: PathAndQuery,
     /// Host / `:authority`.
     pub authority: Authority,
+    /// As recorded, minus [`NOT_REPLAYED`], with `--set-header`s and
+    /// the body's `content-length`.
     pub headers: HeaderMap,
+    /// The recorded body, decoded.
     pub body: Bytes,
     /// The recorded start, for `--speed`.
     pub started: SystemTime,
+    /// The service it was recorded for (`_mirrorgate.service`; empty in
+    /// a HAR entry from elsewhere), named in `--compare`'s report.
+    pub service: String,
     /// The recorded response (with `--compare`, when one was recorded).
     pub recorded: Option<Captured>,
     /// Bytes of the live answer's body to keep: the recorded body's kept
@@ -57,6 +64,7 @@ pub(crate) struct RequestMaker {
     pub target: Target,
     pub host_header: HostHeader,
     pub set_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Whether recorded responses are kept for `--compare`.
     pub compare: bool,
 }
 
@@ -65,6 +73,11 @@ impl RequestMaker {
     /// replayed.
     pub(crate) fn prepare(&self, entry: Entry) -> Result<Prepared, String> {
         let started = entry.started()?;
+        let service = entry
+            .mirrorgate
+            .as_ref()
+            .map(|facts| facts.service.clone())
+            .unwrap_or_default();
         let request = entry.request;
         let method = Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("bad method `{}`", request.method))?;
@@ -92,7 +105,15 @@ impl RequestMaker {
                 .map_err(|_| format!("bad value for header `{name}`"))?;
             headers.append(header, value);
         }
+        let mut authority = authority;
         for (name, value) in &self.set_headers {
+            if name == HOST {
+                // `--set-header host=...` sets the authority, which is
+                // `Host` or `:authority` as the protocol has it.
+                authority = Authority::try_from(value.as_bytes())
+                    .map_err(|e| format!("--set-header host: {e}"))?;
+                continue;
+            }
             headers.insert(name.clone(), value.clone());
         }
         let body = match &request.post_data {
@@ -114,6 +135,7 @@ impl RequestMaker {
             headers,
             body,
             started,
+            service,
             recorded,
             keep_body,
         })
@@ -285,6 +307,14 @@ mod tests {
             .prepare(entry(&POST.replace('\n', "")))
             .unwrap();
         assert_eq!(target.authority, "127.0.0.1:8443");
+
+        let mut with_host = maker(HostHeader::Keep);
+        with_host
+            .set_headers
+            .push((HOST, HeaderValue::from_static("staging.example:8080")));
+        let p = with_host.prepare(entry(&POST.replace('\n', ""))).unwrap();
+        assert_eq!(p.authority, "staging.example:8080");
+        assert!(p.headers.get(HOST).is_none());
     }
 
     #[test]

@@ -45,19 +45,15 @@ pub(crate) struct ReadTotals {
 
 /// Reads `paths` in order. Each entry goes through `parse` (its error is
 /// the line's reason to be bad); each usable line is handed to `each`,
-/// which may stop the reading. Problems are printed to stderr when `loud`.
+/// which may stop the reading. Each problem is handed to `complain`
+/// (`FILE:LINE: reason`, without `error: `).
 pub(crate) fn read_files<T>(
     paths: &[PathBuf],
-    loud: bool,
+    complain: impl Fn(String),
     mut parse: impl FnMut(Entry) -> Result<T, String>,
     mut each: impl FnMut(Line<T>) -> ControlFlow<()>,
 ) -> (ReadTotals, ControlFlow<()>) {
     let mut totals = ReadTotals::default();
-    let complain = |message: String| {
-        if loud {
-            eprintln!("error: {message}");
-        }
-    };
     for path in paths {
         let name: Arc<str> = path.display().to_string().into();
         let mut reader = match RecordingReader::open(path) {
@@ -290,7 +286,7 @@ mod tests {
         let mut seen = Vec::new();
         let (totals, _) = read_files(
             paths,
-            false,
+            |_| {},
             |e| Ok(e.request.url),
             |line| {
                 assert_eq!(line.item, "http://x/a");
@@ -393,7 +389,7 @@ mod tests {
         let mut first = true;
         let (totals, _) = read_files(
             &[path],
-            false,
+            |_| {},
             |_| {
                 let ok = !first;
                 first = false;

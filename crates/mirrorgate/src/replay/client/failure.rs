@@ -40,7 +40,7 @@ impl ErrorKind {
 }
 
 /// A request that got no answer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct SendError {
     pub kind: ErrorKind,
     pub message: String,

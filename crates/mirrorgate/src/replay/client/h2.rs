@@ -2,31 +2,29 @@
 //! ALPN `h2`, or h2c with prior knowledge for an http:// target),
 //! reopened when it has failed.
 
+use super::connect::Dialer;
+use super::shared::SharedConnection;
+use super::{read_hyper_answer, ErrorKind, SendError};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use mirrorgate_core::compare::Captured;
-use tokio::sync::Mutex;
-
-use super::connect::Dialer;
-use super::{read_hyper_answer, ErrorKind, SendError};
 
 type Sender = http2::SendRequest<Full<Bytes>>;
 
 /// The connection to the target, shared by every request.
 pub(crate) struct Shared {
     dialer: Dialer,
-    /// Locked while opening, so a failed connection is replaced once.
-    current: Mutex<Option<Sender>>,
+    current: SharedConnection<Sender>,
 }
 
 impl Shared {
     pub(super) fn new(dialer: Dialer) -> Self {
         Shared {
             dialer,
-            current: Mutex::new(None),
+            current: SharedConnection::new(),
         }
     }
 
@@ -49,11 +47,12 @@ impl Shared {
 
     /// The open connection, or a new one when there is none or it closed.
     async fn sender(&self) -> Result<Sender, SendError> {
-        let mut current = self.current.lock().await;
-        if let Some(sender) = current.as_ref().filter(|s| !s.is_closed()) {
-            return Ok(sender.clone());
-        }
-        *current = None;
+        self.current
+            .get(|sender| !sender.is_closed(), || self.open())
+            .await
+    }
+
+    async fn open(&self) -> Result<Sender, SendError> {
         let (io, alpn) = self.dialer.dial().await?;
         if alpn.as_ref().is_some_and(|p| p != b"h2") || (alpn.is_none() && self.dialer.tls()) {
             return Err(SendError::new(
@@ -67,7 +66,6 @@ impl Shared {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        *current = Some(sender.clone());
         Ok(sender)
     }
 }

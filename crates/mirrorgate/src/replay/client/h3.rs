@@ -3,19 +3,20 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::shared::SharedConnection;
+use super::{ErrorKind, SendError};
+use crate::replay::args::Target;
 use bytes::{Buf, Bytes};
 use http::Request;
 use mirrorgate_core::compare::{BodyCapture, Captured};
 use quinn::crypto::rustls::QuicClientConfig;
-use tokio::sync::Mutex;
-
-use super::{ErrorKind, SendError};
-use crate::replay::args::Target;
 
 type Sender = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
 
 /// An open HTTP/3 connection.
+#[derive(Clone)]
 struct Open {
     sender: Sender,
     quic: quinn::Connection,
@@ -27,14 +28,17 @@ pub(crate) struct Shared {
     config: quinn::ClientConfig,
     address: SocketAddr,
     server_name: String,
-    /// Locked while opening, so a closed connection is replaced once.
-    current: Mutex<Option<Open>>,
+    current: SharedConnection<Open>,
 }
 
 impl Shared {
     /// Resolves the target now (a name that does not resolve is a start
     /// error) and binds a UDP socket of its family.
-    pub(super) fn new(target: &Target, tls: Arc<rustls::ClientConfig>) -> Result<Self, String> {
+    pub(super) fn new(
+        target: &Target,
+        tls: Arc<rustls::ClientConfig>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let address = (target.host.as_str(), target.port)
             .to_socket_addrs()
             .map_err(|e| format!("--target host `{}`: {e}", target.host))?
@@ -49,12 +53,14 @@ impl Shared {
             .map_err(|e| format!("cannot open a UDP socket for HTTP/3: {e}"))?;
         let crypto = QuicClientConfig::try_from(tls)
             .map_err(|e| format!("TLS config unusable for QUIC: {e}"))?;
+        let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+        config.transport_config(Arc::new(transport(timeout)));
         Ok(Shared {
             endpoint,
-            config: quinn::ClientConfig::new(Arc::new(crypto)),
+            config,
             address,
             server_name: target.host.clone(),
-            current: Mutex::new(None),
+            current: SharedConnection::new(),
         })
     }
 
@@ -89,14 +95,14 @@ impl Shared {
 
     /// The open connection, or a new one when there is none or it closed.
     async fn sender(&self) -> Result<Sender, SendError> {
-        let mut current = self.current.lock().await;
-        if let Some(open) = current
-            .as_ref()
-            .filter(|open| open.quic.close_reason().is_none())
-        {
-            return Ok(open.sender.clone());
-        }
-        *current = None;
+        let open = self
+            .current
+            .get(|open| open.quic.close_reason().is_none(), || self.open())
+            .await?;
+        Ok(open.sender)
+    }
+
+    async fn open(&self) -> Result<Open, SendError> {
         let quic = self
             .endpoint
             .connect_with(self.config.clone(), self.address, &self.server_name)
@@ -110,12 +116,24 @@ impl Shared {
         tokio::spawn(async move {
             let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
         });
-        *current = Some(Open {
-            sender: sender.clone(),
-            quic,
-        });
-        Ok(sender)
+        Ok(Open { sender, quic })
     }
+}
+
+/// QUIC's idle timeout is also how long a handshake may take: nothing
+/// tells a client that no one listens on a UDP port. Bounded so a target
+/// that is down is a `connect` error after at most this long (or
+/// `--timeout` when shorter), not a wait per request; keep-alives hold
+/// the connection open across the pauses of a slow replay.
+const MAX_IDLE: Duration = Duration::from_secs(10);
+
+fn transport(timeout: Duration) -> quinn::TransportConfig {
+    let idle = timeout.min(MAX_IDLE);
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_idle_timeout(quinn::IdleTimeout::try_from(idle).ok())
+        .keep_alive_interval(Some(idle / 3));
+    transport
 }
 
 /// A QUIC handshake's failure: a crypto error code is TLS's, the rest

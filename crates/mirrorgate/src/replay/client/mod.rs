@@ -8,6 +8,7 @@ mod failure;
 mod h1;
 mod h2;
 mod h3;
+mod shared;
 
 use std::sync::Arc;
 
@@ -54,6 +55,7 @@ impl Client {
             Protocol::H3 => Client::H3(Arc::new(h3::Shared::new(
                 &settings.target,
                 tls_config.expect("h3 targets are https"),
+                settings.timeout,
             )?)),
         })
     }
