@@ -34,10 +34,6 @@ fn recorded_files(folder: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn recorded_traffic_replays_as_it_arrived() {
-    // Every path is under `/bytes/` (no number: an empty answer) because
-    // the backend's other answers echo the request, secrets included,
-    // and redaction rules name places in the request, not an answer
-    // that repeats them.
     let production = Backend::start("production");
     let records = tempfile::tempdir().unwrap();
     let proxy = tls_proxy(&format!(
@@ -62,12 +58,12 @@ fn recorded_traffic_replays_as_it_arrived() {
         let sent: [(String, String, Vec<&str>); 3] = [
             (
                 format!("get-h{v}"),
-                format!("/bytes/search?q=caf%C3%A9&token={QUERY_TOKEN}&via={v}"),
+                format!("/search?q=caf%C3%A9&token={QUERY_TOKEN}&via={v}"),
                 vec!["-H", &auth, "-H", &cookie],
             ),
             (
                 format!("json-h{v}"),
-                format!("/bytes/login?via={v}"),
+                format!("/login?via={v}"),
                 vec![
                     "-H",
                     "content-type: application/json",
@@ -77,7 +73,7 @@ fn recorded_traffic_replays_as_it_arrived() {
             ),
             (
                 format!("binary-h{v}"),
-                format!("/bytes/upload?via={v}"),
+                format!("/upload?via={v}"),
                 vec![
                     "-H",
                     "content-type: application/octet-stream",
@@ -151,7 +147,12 @@ fn recorded_traffic_replays_as_it_arrived() {
             .as_ref()
             .map_or(Ok(Vec::new()), |p| p.bytes())
             .unwrap();
+        // The answer is kept: the backend's echo of the request, its
+        // secrets as tokens.
+        let answer = String::from_utf8(entry.response.content.bytes().unwrap()).unwrap();
+        assert!(answer.contains(&name), "{name}: {answer}");
         if name.starts_with("get") {
+            assert!(answer.contains("redacted:"), "{name}: {answer}");
             assert!(
                 entry.request.url.contains("token=redacted:"),
                 "{name}: {}",
