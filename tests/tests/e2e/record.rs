@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mirrorgate_core::compare::{RedactKey, Redactor};
 use mirrorgate_core::record::har::Entry;
+use mirrorgate_core::record::recording_files;
 use mirrorgate_tests::backend::Backend;
 use mirrorgate_tests::curl::{curl, curl_many, Proto, ALL};
 use mirrorgate_tests::proxy::{binary, Proxy};
@@ -61,12 +62,7 @@ fn wait_for_written(proxy: &Proxy, count: f64) {
 
 /// The recording files in `folder`, oldest first.
 fn files(folder: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
+    recording_files(folder).unwrap()
 }
 
 /// A file's text, decompressed by its magic bytes.

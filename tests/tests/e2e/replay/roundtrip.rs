@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use mirrorgate_core::record::har::Entry;
+use mirrorgate_core::record::recording_files;
 use mirrorgate_tests::backend::{sha256_hex, Backend};
 use mirrorgate_tests::curl::{curl, ALL};
 use mirrorgate_tests::ws::tls_proxy;
@@ -20,17 +21,6 @@ const QUERY_TOKEN: &str = "query-secret-4711";
 const BEARER: &str = "bearer-secret-4712";
 const SESSION: &str = "session-secret-4713";
 const PASSWORD: &str = "password-secret-4714";
-
-/// The recorder's files in `folder`, oldest first (by name: the
-/// recorders name them by creation time).
-fn recorded_files(folder: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-}
 
 #[test]
 fn recorded_traffic_replays_as_it_arrived() {
@@ -99,7 +89,7 @@ fn recorded_traffic_replays_as_it_arrived() {
     // Stopping flushes the recorder.
     let logs = proxy.stop();
 
-    let files = recorded_files(records.path());
+    let files = recording_files(records.path()).unwrap();
     assert!(
         !files.is_empty(),
         "no recording in {:?}:\n{logs}",
