@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mirrorgate against the direct origin and nginx, in one run.
+# mirrorgate against the direct origin, nginx and HAProxy, in one run.
 #
 #   benches/compare.sh                # 3 rounds of 8 s per row, about 7 minutes
 #   DURATION=4 ROUNDS=1 benches/compare.sh   # a quicker, noisier look
@@ -9,7 +9,8 @@
 # to core 1 (../shared/BENCHMARKING.md). The same origin (nginx `return
 # 200`) behind every proxy, the same ECDSA P-256 certificate in front.
 #
-# Rows: the origin alone; mirrorgate and nginx over HTTPS HTTP/1.1 (wrk),
+# Rows: the origin alone; mirrorgate, nginx and HAProxy (one thread,
+# `http-reuse always`) over HTTPS HTTP/1.1 (wrk),
 # HTTP/2 (h2load) and, mirrorgate only, HTTP/3 (oha; Debian's nginx has
 # none); mirroring at 10%, 100% and to a mirror answering after 1 s, for
 # both (nginx with its `mirror` directive); new TLS connections per second;
@@ -33,7 +34,7 @@
 # HTTP/3 and new-connection rows and a table of this build's req/s and p99
 # over the baseline's. The two binaries take turns within a round, the
 # first one alternating between rounds, so drift does not favour either.
-# AB_ONLY=1 leaves out nginx, mirroring and memory.
+# AB_ONLY=1 leaves out nginx, HAProxy, mirroring and memory.
 #
 # Bounded: every row runs DURATION seconds; every process started here is
 # stopped by PID on exit.
@@ -58,7 +59,8 @@ IDLE="$PWD/target/release/idle-conns"
 # 10,000 idle connections need more descriptors than the usual 1024.
 ulimit -n "$(ulimit -Hn)"
 bench_start_origins
-PROXY=$(free_port) NGX=$(free_port)
+PROXY=$(free_port) NGX=$(free_port) HAP=$(free_port)
+HAPROXY="$(command -v haproxy || echo /usr/sbin/haproxy)"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost \
@@ -130,6 +132,28 @@ http {
 NGINX
 }
 
+# HAProxy, the strongest per-core peer: one thread, the same certificate
+# (crt takes chain and key in one file), keep-alive to the origin reused
+# across client connections (`http-reuse always`).
+haproxy_config() {
+    cat <<HAPROXY
+global
+    nbthread 1
+    maxconn 5000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    http-reuse always
+frontend fe
+    bind 127.0.0.1:$HAP ssl crt $work/haproxy.pem alpn h2,http/1.1
+    default_backend origin
+backend origin
+    server origin 127.0.0.1:$ORIGIN
+HAPROXY
+}
+
 PROXY_PID=""
 start_mirrorgate() { # $1 = mirror block, $2 = binary (default: this build)
     local bin="${2:-$BIN}"
@@ -146,6 +170,16 @@ start_nginx() { # $1 = mirror percent, $2 = mirror upstream
     PROXY_PID=$!
     pids+=("$PROXY_PID")
     wait_for "https://127.0.0.1:$NGX/"
+}
+start_haproxy() {
+    cat "$work/cert.pem" "$work/key.pem" >"$work/haproxy.pem"
+    haproxy_config >"$work/haproxy.cfg"
+    "$HAPROXY" -c -q -f "$work/haproxy.cfg"
+    # -db: in the foreground, so $! is HAProxy itself.
+    taskset -c 0 "$HAPROXY" -db -f "$work/haproxy.cfg" 2>>"$work/haproxy.log" &
+    PROXY_PID=$!
+    pids+=("$PROXY_PID")
+    wait_for "https://127.0.0.1:$HAP/"
 }
 stop_proxy() {
     kill "$PROXY_PID" 2>/dev/null || true
@@ -190,6 +224,10 @@ row "nginx HTTPS HTTP/1.1" "" "$(load_wrk "https://127.0.0.1:$NGX/")"
 row "nginx HTTPS HTTP/2" "" "$(load_h2load "https://127.0.0.1:$NGX/")"
 row "nginx new TLS connections" "" "$(load_wrk "https://127.0.0.1:$NGX/" -H "Connection: close")"
 NGINX_IDLE_RSS=$(rss_kib "$PROXY_PID")
+stop_proxy
+start_haproxy
+row "haproxy HTTPS HTTP/1.1" "" "$(load_wrk "https://127.0.0.1:$HAP/")"
+row "haproxy HTTPS HTTP/2" "" "$(load_h2load "https://127.0.0.1:$HAP/")"
 stop_proxy
 fi
 
@@ -259,7 +297,7 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 per_conn() { awk -v with="$1" -v idle="$2" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%.1f KiB", (with - idle) / n }'; }
 out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
 {
-    echo "# mirrorgate against the origin and nginx"
+    echo "# mirrorgate against the origin, nginx and HAProxy"
     echo
     machine
     echo "mirrorgate $("$BIN" --version | awk '{print $2}') (release), $("$NGINX" -v 2>&1 | sed 's/.*: //') (one worker), each on core 0;"
@@ -278,6 +316,16 @@ out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
             echo "| $name | $rps | $(ms "$p50") | $(ms "$p99") | $errors | | | |"
         fi
     done
+    if [ -z "$AB_ONLY" ]; then
+        echo
+        echo "mirrorgate against HAProxy ($("$HAPROXY" -v | head -1 | awk '{print $3}'), one thread), medians of same-round ratios:"
+        echo
+        echo "| protocol | req/s ratio | p99 ratio |"
+        echo "|---|---|---|"
+        for kind in "HTTPS HTTP/1.1" "HTTPS HTTP/2"; do
+            echo "| $kind | $(median_ratio "mirrorgate $kind" "haproxy $kind" 1) | $(median_ratio "mirrorgate $kind" "haproxy $kind" 3) |"
+        done
+    fi
     if [ -n "$BASELINE" ]; then
         echo
         echo "A/B: this build over the baseline ($BASELINE), medians of same-round ratios:"
