@@ -10,7 +10,8 @@
 # 200`) behind every proxy, the same ECDSA P-256 certificate in front.
 #
 # Rows: the origin alone; mirrorgate, nginx and HAProxy (one thread,
-# `http-reuse always`) over HTTPS HTTP/1.1 (wrk),
+# `http-reuse always`) over HTTPS HTTP/1.1 (wrk), a bare quinn + h3
+# responder over HTTP/3 as its ceiling (benches/src/bin/h3-ceiling.rs),
 # HTTP/2 (h2load) and, mirrorgate only, HTTP/3 (oha; Debian's nginx has
 # none); mirroring at 10%, 100% and to a mirror answering after 1 s, for
 # both (nginx with its `mirror` directive); new TLS connections per second;
@@ -56,10 +57,11 @@ bash scripts/apt-ensure.sh openssl:openssl
 OHA="$(bash scripts/oha.sh)"
 cargo build --release -p mirrorgate -p mirrorgate-benches >&2
 IDLE="$PWD/target/release/idle-conns"
+CEILING="$PWD/target/release/h3-ceiling"
 # 10,000 idle connections need more descriptors than the usual 1024.
 ulimit -n "$(ulimit -Hn)"
 bench_start_origins
-PROXY=$(free_port) NGX=$(free_port) HAP=$(free_port)
+PROXY=$(free_port) NGX=$(free_port) HAP=$(free_port) CEIL=$(free_port)
 HAPROXY="$(command -v haproxy || echo /usr/sbin/haproxy)"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -181,6 +183,18 @@ start_haproxy() {
     pids+=("$PROXY_PID")
     wait_for "https://127.0.0.1:$HAP/"
 }
+# The HTTP/3 ceiling: a bare quinn + h3 responder (benches/src/bin/
+# h3-ceiling.rs) on mirrorgate's crate versions and endpoint settings.
+start_h3_ceiling() {
+    taskset -c 0 "$CEILING" --addr "127.0.0.1:$CEIL" --cert "$work/cert.pem" --key "$work/key.pem" \
+        2>>"$work/h3-ceiling.log" &
+    PROXY_PID=$!
+    pids+=("$PROXY_PID")
+    for _ in $(seq 100); do grep -q serving "$work/h3-ceiling.log" 2>/dev/null && return 0; sleep 0.05; done
+    cat "$work/h3-ceiling.log" >&2
+    echo "h3-ceiling did not start" >&2
+    exit 1
+}
 stop_proxy() {
     kill "$PROXY_PID" 2>/dev/null || true
     wait "$PROXY_PID" 2>/dev/null || true
@@ -228,6 +242,9 @@ stop_proxy
 start_haproxy
 row "haproxy HTTPS HTTP/1.1" "" "$(load_wrk "https://127.0.0.1:$HAP/")"
 row "haproxy HTTPS HTTP/2" "" "$(load_h2load "https://127.0.0.1:$HAP/")"
+stop_proxy
+start_h3_ceiling
+row "h3 ceiling (bare quinn + h3) HTTP/3" "" "$(load_oha "https://127.0.0.1:$CEIL/")"
 stop_proxy
 fi
 
@@ -318,13 +335,14 @@ out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
     done
     if [ -z "$AB_ONLY" ]; then
         echo
-        echo "mirrorgate against HAProxy ($("$HAPROXY" -v | head -1 | awk '{print $3}'), one thread), medians of same-round ratios:"
+        echo "mirrorgate against HAProxy ($("$HAPROXY" -v | head -1 | awk '{print $3}'), one thread) and the HTTP/3 ceiling, medians of same-round ratios:"
         echo
         echo "| protocol | req/s ratio | p99 ratio |"
         echo "|---|---|---|"
         for kind in "HTTPS HTTP/1.1" "HTTPS HTTP/2"; do
             echo "| $kind | $(median_ratio "mirrorgate $kind" "haproxy $kind" 1) | $(median_ratio "mirrorgate $kind" "haproxy $kind" 3) |"
         done
+        echo "| HTTP/3, against the bare quinn + h3 ceiling | $(median_ratio "mirrorgate HTTP/3" "h3 ceiling (bare quinn + h3) HTTP/3" 1) | $(median_ratio "mirrorgate HTTP/3" "h3 ceiling (bare quinn + h3) HTTP/3" 3) |"
     fi
     if [ -n "$BASELINE" ]; then
         echo
