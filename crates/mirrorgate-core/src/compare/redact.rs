@@ -112,7 +112,7 @@ impl Redactor {
         &self,
         headers: &http::HeaderMap,
         query: Option<&str>,
-        body: &[u8],
+        body: Option<&Value>,
     ) -> Vec<String> {
         let mut found = Vec::new();
         for (name, value) in headers {
@@ -126,11 +126,9 @@ impl Redactor {
         if let Some(query) = query {
             found.extend(named_values(query.split('&'), &self.query));
         }
-        if !self.paths.is_empty() {
-            if let Ok(document) = serde_json::from_slice::<Value>(body) {
-                for rule in &self.paths {
-                    collect(&document, rule.segments(), &mut found);
-                }
+        if let Some(document) = body {
+            for rule in &self.paths {
+                collect(document, rule.segments(), &mut found);
             }
         }
         found.retain(|s| s.len() >= MIN_SECRET_LEN);
@@ -231,15 +229,28 @@ impl Redactor {
     /// re-serialized; `None` when nothing in it is redacted (no rule
     /// matched, or it is not JSON), so the body is kept byte for byte.
     pub fn body(&self, body: &[u8]) -> Option<Vec<u8>> {
+        self.document(body)
+            .and_then(|document| self.redact_document(&document))
+    }
+
+    /// `body` parsed as JSON, when there are path rules to apply to it
+    /// (parse once, then ask [`Redactor::secrets`] and
+    /// [`Redactor::redact_document`]).
+    pub fn document(&self, body: &[u8]) -> Option<Value> {
         if self.paths.is_empty() {
             return None;
         }
-        let original = serde_json::from_slice::<Value>(body).ok()?;
+        serde_json::from_slice(body).ok()
+    }
+
+    /// A parsed body with its redacted places replaced, compactly
+    /// serialized; `None` when no rule matched anything in it.
+    pub fn redact_document(&self, original: &Value) -> Option<Vec<u8>> {
         let mut document = original.clone();
         for rule in &self.paths {
             self.under(&mut document, rule.segments());
         }
-        (document != original).then(|| document.to_string().into_bytes())
+        (document != *original).then(|| document.to_string().into_bytes())
     }
 
     /// A difference's value at `at`, redacted: whole when `at` (a
@@ -511,7 +522,12 @@ mod tests {
         headers.insert("authorization", "Bearer s3cret".parse().unwrap());
         headers.insert("cookie", "a=1; session=sess-42".parse().unwrap());
         let body = br#"{"password":"hunter2","n":1}"#;
-        let secrets = r.secrets(&headers, Some("token=tok-9&x=1&token=ab"), body);
+        let document = r.document(body);
+        let secrets = r.secrets(
+            &headers,
+            Some("token=tok-9&x=1&token=ab"),
+            document.as_ref(),
+        );
         assert_eq!(secrets, ["Bearer s3cret", "hunter2", "sess-42", "tok-9"]);
         let echo = "auth: Bearer s3cret, pw: hunter2, x=1";
         let scrubbed = r.text(echo, &secrets);

@@ -57,7 +57,12 @@ fn body_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> 
     Ok(value)
 }
 
-fn redact_rules<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+/// Checks `redact` rules as they are read, so a bad one is reported at
+/// its line (compare tables and recorders alike); each user builds its
+/// own keyed redactor from them.
+pub(super) fn redact_rules<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
     let rules = Vec::<String>::deserialize(d)?;
     Redactor::new(b"check", &rules).map_err(serde::de::Error::custom)?;
     Ok(rules)

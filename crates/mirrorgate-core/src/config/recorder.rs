@@ -5,9 +5,9 @@ use http::HeaderName;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
+use super::compare::redact_rules;
 use super::mirror::{methods, percent};
 use super::FilePath;
-use crate::compare::Redactor;
 use crate::de::{at_least, byte_size, from_str, vec_from_str};
 use crate::mirror::{SampleKey, SampleSeed};
 use crate::record::Compression;
@@ -105,16 +105,6 @@ fn file_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         )));
     }
     Ok(value)
-}
-
-/// Checks the rules as they are read, so a bad one is reported at its
-/// line; the recorder builds its own keyed redactor from them.
-pub(super) fn redact_rules<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<String>, D::Error> {
-    let rules = Vec::<String>::deserialize(d)?;
-    Redactor::new(b"check", &rules).map_err(serde::de::Error::custom)?;
-    Ok(rules)
 }
 
 #[cfg(test)]

@@ -66,9 +66,12 @@ pub fn entry(x: Sampled<'_>, scrub: &Scrub<'_>) -> Entry {
     let time = round_ms(x.elapsed);
     let mut facts = x.facts;
     let body = x.body.concat();
+    // Parsed once: the secrets are read from it, and the recorded body
+    // is made from it.
+    let document = scrub.redactor.document(&body);
     let secrets = scrub
         .redactor
-        .secrets(&x.head.headers, x.head.uri.query(), &body);
+        .secrets(&x.head.headers, x.head.uri.query(), document.as_ref());
     let scrub = &Scrub {
         secrets: &secrets,
         ..*scrub
@@ -83,7 +86,7 @@ pub fn entry(x: Sampled<'_>, scrub: &Scrub<'_>) -> Entry {
     Entry {
         started_date_time: har::started_date_time(x.started),
         time,
-        request: request(x.head, x.scheme, version, &body, scrub),
+        request: request(x.head, x.scheme, version, &body, document.as_ref(), scrub),
         response,
         cache: Default::default(),
         timings: Timings {
@@ -109,7 +112,14 @@ fn round_ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
-fn request(head: &Parts, scheme: &str, version: &str, body: &[u8], scrub: &Scrub<'_>) -> Request {
+fn request(
+    head: &Parts,
+    scheme: &str,
+    version: &str,
+    body: &[u8],
+    document: Option<&serde_json::Value>,
+    scrub: &Scrub<'_>,
+) -> Request {
     let query = head.uri.query().map(|q| scrub.redactor.query(q));
     let authority = head.uri.authority().map_or("", |a| a.as_str());
     let mut url = format!("{scheme}://{authority}{}", head.uri.path());
@@ -121,7 +131,7 @@ fn request(head: &Parts, scheme: &str, version: &str, body: &[u8], scrub: &Scrub
         PROXY_ADDED.contains(&name.as_str())
     });
     let post_data = (!body.is_empty()).then(|| {
-        let scrubbed = scrub.redactor.body(body);
+        let scrubbed = document.and_then(|d| scrub.redactor.redact_document(d));
         let (text, encoding) = encode(scrubbed.as_deref().unwrap_or(body), scrub);
         PostData {
             mime_type: header_text(&head.headers, &CONTENT_TYPE),
