@@ -15,7 +15,8 @@ source scripts/lib.sh # free_port, wait_for
 DURATION="${DURATION:-8}"
 CONNECTIONS="${CONNECTIONS:-50}"
 bash scripts/install-bench-deps.sh
-BIN="$PWD/target/release/mirrorgate"
+# CANDIDATE=/path/to/mirrorgate measures that binary instead of this build.
+BIN="${CANDIDATE:-$PWD/target/release/mirrorgate}"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 work="$(mktemp -d)"
 pids=()

@@ -21,6 +21,7 @@ mod tls;
 mod balancing;
 mod errors;
 mod upstream;
+mod upstream_pool;
 
 // Streaming answers: gRPC and server-sent events.
 mod grpc;

@@ -31,7 +31,9 @@ pub struct ServiceConfig {
     /// Limit for the backend's response head. Default 60s.
     #[serde(default = "default_request_timeout", deserialize_with = "duration")]
     pub request_timeout: Duration,
-    /// Idle keep-alive connections kept per backend. Default 64.
+    /// Idle HTTP/1.1 keep-alive connections kept per backend. Default
+    /// 256: as many as a burst had in flight, so the next burst reuses
+    /// them instead of opening new ones.
     #[serde(default = "default_max_idle")]
     pub max_idle_per_backend: usize,
     /// Idle connections are closed after this. Default 90s.
@@ -77,7 +79,7 @@ fn default_request_timeout() -> Duration {
     Duration::from_secs(60)
 }
 fn default_max_idle() -> usize {
-    64
+    256
 }
 fn default_idle_timeout() -> Duration {
     Duration::from_secs(90)

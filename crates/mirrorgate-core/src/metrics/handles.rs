@@ -13,8 +13,8 @@ use super::labels::{
     ServiceLabels,
 };
 use super::{
-    BackendStats, DropReason, FailReason, Families, MirrorCounters, SkipReason, StatusClass,
-    NONE_LABEL,
+    BackendStats, ConnectionStats, DropReason, FailReason, Families, MirrorCounters, SkipReason,
+    StatusClass, NONE_LABEL,
 };
 use crate::compare::Outcome;
 use crate::Protocol;
@@ -122,6 +122,14 @@ pub(super) fn backend_stats(f: &Families, service: &str, backends: &[String]) ->
         backends
             .iter()
             .map(|b| f.backend_healthy.get_or_create_owned(&labels(b)))
+            .collect(),
+        backends
+            .iter()
+            .map(|b| ConnectionStats {
+                opened: f.backend_connections_opened.get_or_create_owned(&labels(b)),
+                idle: f.backend_idle_connections.get_or_create_owned(&labels(b)),
+                idle_full: f.backend_idle_full.get_or_create_owned(&labels(b)),
+            })
             .collect(),
     )
 }

@@ -25,7 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-pub use backend_stats::BackendStats;
+pub use backend_stats::{BackendStats, ConnectionStats};
 pub use gauge_guard::GaugeGuard;
 pub use handles::ServiceMetrics;
 use labels::{
@@ -75,6 +75,9 @@ struct Families {
     handshake_failures: Family<HandshakeLabels, Counter>,
     connect_failures: Family<BackendLabels, Counter>,
     backend_healthy: Family<BackendLabels, Gauge>,
+    backend_connections_opened: Family<BackendLabels, Counter>,
+    backend_idle_connections: Family<BackendLabels, Gauge>,
+    backend_idle_full: Family<BackendLabels, Counter>,
     mirror_sampled: Family<MirrorLabels, Counter>,
     mirror_sent: Family<MirrorLabels, Counter>,
     mirror_in_flight: Family<MirrorLabels, Gauge>,
@@ -126,6 +129,9 @@ impl Metrics {
             handshake_failures: Family::default(),
             connect_failures: Family::default(),
             backend_healthy: Family::default(),
+            backend_connections_opened: Family::default(),
+            backend_idle_connections: Family::default(),
+            backend_idle_full: Family::default(),
             mirror_sampled: Family::default(),
             mirror_sent: Family::default(),
             mirror_in_flight: Family::default(),
@@ -199,6 +205,21 @@ impl Metrics {
             "backend_healthy",
             "1 if a primary backend takes traffic, 0 if its health checks or failures took it out",
             f.backend_healthy.clone(),
+        );
+        r.register(
+            "backend_connections_opened",
+            "Connections opened to primary backends (TCP, and TLS for https://)",
+            f.backend_connections_opened.clone(),
+        );
+        r.register(
+            "backend_idle_connections",
+            "Keep-alive connections to a primary backend waiting in its idle pool",
+            f.backend_idle_connections.clone(),
+        );
+        r.register(
+            "backend_idle_full",
+            "Connections to a primary backend closed after a request because its idle pool held max_idle_per_backend",
+            f.backend_idle_full.clone(),
         );
         r.register(
             "mirror_sampled",

@@ -150,7 +150,7 @@ impl MirrorCompare {
         copy: CopiedRequest,
         primary: AnswerWait,
     ) where
-        F: Future<Output = Result<http::Response<hyper::body::Incoming>, UpstreamError>>,
+        F: Future<Output = Result<http::Response<crate::upstream::UpstreamBody>, UpstreamError>>,
     {
         let counters = mirror.counters;
         let (max, limit) = (self.rules.max_body_size, mirror.answer_limit);
@@ -242,7 +242,7 @@ impl MirrorCompare {
 /// counting the rest (up to a bound), within `limit`. `None` when the
 /// body breaks off or does not end in time.
 async fn read_answer(
-    response: http::Response<hyper::body::Incoming>,
+    response: http::Response<crate::upstream::UpstreamBody>,
     max: usize,
     limit: Duration,
 ) -> Option<Captured> {

@@ -277,7 +277,7 @@ impl MirrorTarget {
     pub(super) async fn send(
         &self,
         req: Request<Body>,
-    ) -> Result<Response<hyper::body::Incoming>, UpstreamError> {
+    ) -> Result<Response<crate::upstream::UpstreamBody>, UpstreamError> {
         let pool = &self.pools[self.next_pool.fetch_add(1, Ordering::Relaxed) % self.pools.len()];
         self.counters.sent();
         match pool.send(req).await {
@@ -303,7 +303,7 @@ impl MirrorTarget {
 /// Reads and drops a mirror's answer, up to a size and time bound; then
 /// drops the stream (which resets it) so a mirror that answers gigabytes
 /// or never finishes costs nothing more.
-async fn discard(mut body: hyper::body::Incoming, limit: Duration) {
+async fn discard(mut body: crate::upstream::UpstreamBody, limit: Duration) {
     let _ = tokio::time::timeout(limit, async {
         let mut read = 0usize;
         while read <= MAX_DISCARDED_RESPONSE && !body.is_end_stream() {

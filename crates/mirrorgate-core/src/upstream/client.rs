@@ -1,27 +1,51 @@
-//! One backend's pooled keep-alive client, with the request timeout.
+//! One backend's connections and the request timeout.
+//!
+//! hyper's connection-level clients (`hyper::client::conn`), pooled here
+//! rather than through hyper-util's legacy client: HTTP/1.1 connections
+//! wait in a LIFO idle pool sized to the load (`idle`), HTTP/2 requests
+//! share one connection (`shared_h2`), and a connection is opened where
+//! the request needs it, with no checkout task or channel between.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::uri::Scheme as UriScheme;
-use http::{Request, Response, Uri};
+use http::{Method, Request, Response, StatusCode};
 use http_body::Body as _;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
+use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::Notify;
 
 use super::connector::ConnectError;
+use super::idle::IdleConnections;
 use super::progress::Progress;
-use super::{BackendConnector, BackendUrl, PoolSettings, Scheme, UpstreamError, UpstreamProtocol};
+use super::shared_h2::SharedH2;
+use super::{
+    wire_form, BackendConnector, BackendUrl, PoolSettings, UpstreamBody, UpstreamError,
+    UpstreamProtocol,
+};
 use crate::body::Watched;
+use crate::metrics::ConnectionStats;
 use crate::Body;
 
 /// A backend and the connections to it.
 pub(crate) struct BackendClient {
     url: BackendUrl,
-    client: Client<BackendConnector, Body>,
+    connector: BackendConnector,
+    connections: Connections,
     request_timeout: Duration,
+    stats: ConnectionStats,
+}
+
+/// How requests to a backend share connections.
+enum Connections {
+    /// One request at a time per connection, idle ones kept.
+    Http1 {
+        idle: Arc<IdleConnections>,
+        max_idle: usize,
+        idle_timeout: Duration,
+    },
+    /// All requests on one multiplexed connection.
+    H2(SharedH2),
 }
 
 impl BackendClient {
@@ -33,18 +57,43 @@ impl BackendClient {
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Self, String> {
         let connector = BackendConnector::new(url.clone(), settings.connect_timeout, tls)?;
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_idle_timeout(settings.idle_timeout)
-            .pool_max_idle_per_host(settings.max_idle_per_backend)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .http2_only(settings.protocol == UpstreamProtocol::H2);
+        let stats = ConnectionStats::default();
+        let connections = match settings.protocol {
+            UpstreamProtocol::Http1 => Connections::Http1 {
+                idle: Arc::new(IdleConnections::new(
+                    settings.max_idle_per_backend,
+                    settings.idle_timeout,
+                    stats.clone(),
+                )),
+                max_idle: settings.max_idle_per_backend,
+                idle_timeout: settings.idle_timeout,
+            },
+            UpstreamProtocol::H2 => Connections::H2(SharedH2::default()),
+        };
         Ok(BackendClient {
             url: url.clone(),
-            client: builder.build(connector),
+            connector,
+            connections,
             request_timeout: settings.request_timeout,
+            stats,
         })
+    }
+
+    /// Counts this backend's connections in `stats`; before first use.
+    pub(crate) fn count_in(&mut self, stats: ConnectionStats) {
+        if let Connections::Http1 {
+            idle,
+            max_idle,
+            idle_timeout,
+        } = &mut self.connections
+        {
+            *idle = Arc::new(IdleConnections::new(
+                *max_idle,
+                *idle_timeout,
+                stats.clone(),
+            ));
+        }
+        self.stats = stats;
     }
 
     /// The backend's URL.
@@ -60,23 +109,20 @@ impl BackendClient {
     pub(crate) async fn send(
         &self,
         request: Request<Body>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let progress = Arc::new(Notify::new());
-        let mut request = request.map(|body| {
+        let request = request.map(|body| {
             if body.is_end_stream() {
                 body
             } else {
                 crate::body::boxed(Watched::new(body, Progress(progress.clone())))
             }
         });
-        set_scheme(request.uri_mut(), self.url.scheme);
-        let response = self.client.request(request);
+        let response = self.exchange(request);
         tokio::pin!(response);
         loop {
             tokio::select! {
-                result = &mut response => {
-                    return result.map_err(|e| classify(&e, &self.url));
-                }
+                result = &mut response => return result,
                 () = progress.notified() => continue,
                 () = tokio::time::sleep(self.request_timeout) => {
                     return Err(UpstreamError::Timeout {
@@ -94,38 +140,144 @@ impl BackendClient {
     pub(crate) async fn send_untimed(
         &self,
         request: Request<Body>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        self.client
-            .request(request)
-            .await
-            .map_err(|e| classify(&e, &self.url))
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        self.exchange(request).await
     }
-}
 
-fn set_scheme(uri: &mut Uri, scheme: Scheme) {
-    let mut parts = std::mem::take(uri).into_parts();
-    parts.scheme = Some(match scheme {
-        Scheme::Http => UriScheme::HTTP,
-        Scheme::Https => UriScheme::HTTPS,
-    });
-    *uri = Uri::from_parts(parts).expect("an absolute URI stays valid with another scheme");
-}
-
-/// Maps hyper-util's error to what the client needs to know.
-fn classify(error: &hyper_util::client::legacy::Error, backend: &BackendUrl) -> UpstreamError {
-    let backend = backend.to_string();
-    let reason = error_chain(error);
-    if !error.is_connect() {
-        return UpstreamError::Protocol { backend, reason };
-    }
-    let mut source = std::error::Error::source(error);
-    while let Some(err) = source {
-        if let Some(ConnectError::Timeout(_)) = err.downcast_ref::<ConnectError>() {
-            return UpstreamError::ConnectTimeout { backend };
+    /// The request on a connection, and its response head. A request
+    /// that a reused connection refused unsent (the backend closed it
+    /// meanwhile) is tried on the next one: it never reached the backend.
+    async fn exchange(
+        &self,
+        mut request: Request<Body>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        match &self.connections {
+            Connections::Http1 { idle, .. } => {
+                wire_form::http1(&mut request, self.url.scheme);
+                let keeps_connection = request.method() != Method::CONNECT;
+                loop {
+                    let (mut sender, reused) = match idle.take() {
+                        Some(sender) => (sender, true),
+                        None => (self.open_http1().await?, false),
+                    };
+                    if let Err(error) = sender.ready().await {
+                        if reused {
+                            continue;
+                        }
+                        return Err(self.failed(&error));
+                    }
+                    match sender.try_send_request(request).await {
+                        Ok(response) => {
+                            let reusable = keeps_connection
+                                && response.status() != StatusCode::SWITCHING_PROTOCOLS;
+                            return Ok(response.map(|body| {
+                                if reusable {
+                                    UpstreamBody::http1(body, sender, idle.clone())
+                                } else {
+                                    UpstreamBody::new(body)
+                                }
+                            }));
+                        }
+                        Err(mut error) => match error.take_message() {
+                            Some(unsent) if reused => request = unsent,
+                            _ => return Err(self.failed(error.error())),
+                        },
+                    }
+                }
+            }
+            Connections::H2(shared) => {
+                wire_form::h2(&mut request, self.url.scheme);
+                loop {
+                    let (mut sender, reused) = shared.get(self.open_h2()).await?;
+                    let sent = match sender.ready().await {
+                        Ok(()) => sender.try_send_request(request).await,
+                        Err(error) if reused => {
+                            shared.forget_closed();
+                            let _ = error;
+                            continue;
+                        }
+                        Err(error) => return Err(self.failed(&error)),
+                    };
+                    match sent {
+                        Ok(response) => return Ok(response.map(UpstreamBody::new)),
+                        Err(mut error) => match error.take_message() {
+                            Some(unsent) if reused => {
+                                shared.forget_closed();
+                                request = unsent;
+                            }
+                            _ => return Err(self.failed(error.error())),
+                        },
+                    }
+                }
+            }
         }
-        source = err.source();
     }
-    UpstreamError::Connect { backend, reason }
+
+    /// A new HTTP/1.1 connection, its task spawned.
+    async fn open_http1(&self) -> Result<http1::SendRequest<Body>, UpstreamError> {
+        let io = self.connect().await?;
+        let (sender, connection) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| self.connect_failed(&e))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.with_upgrades().await {
+                tracing::debug!(%error, "backend connection closed with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// A new HTTP/2 connection (h2c with prior knowledge, or ALPN `h2`),
+    /// its task spawned.
+    async fn open_h2(&self) -> Result<http2::SendRequest<Body>, UpstreamError> {
+        let io = self.connect().await?;
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake(io)
+            .await
+            .map_err(|e| self.connect_failed(&e))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "backend connection closed with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    async fn connect(
+        &self,
+    ) -> Result<hyper_util::rt::TokioIo<super::connector::BackendStream>, UpstreamError> {
+        let io = self
+            .connector
+            .connect()
+            .await
+            .map_err(|error| match error {
+                ConnectError::Timeout(_) => UpstreamError::ConnectTimeout {
+                    backend: self.url.to_string(),
+                },
+                ConnectError::Io(error) => UpstreamError::Connect {
+                    backend: self.url.to_string(),
+                    reason: error_chain(&error),
+                },
+            })?;
+        self.stats.opened.inc();
+        Ok(io)
+    }
+
+    fn connect_failed(&self, error: &hyper::Error) -> UpstreamError {
+        UpstreamError::Connect {
+            backend: self.url.to_string(),
+            reason: error_chain(error),
+        }
+    }
+
+    fn failed(&self, error: &hyper::Error) -> UpstreamError {
+        UpstreamError::Protocol {
+            backend: self.url.to_string(),
+            reason: error_chain(error),
+        }
+    }
 }
 
 /// "outer: inner: innermost", for one readable log field.

@@ -1,19 +1,12 @@
-//! Dials one configured backend, whatever authority the request carries.
-//!
-//! hyper-util's pooled client derives both the connection target and the
-//! `Host` / `:authority` it sends from the request URI. A proxy must send
-//! the client's authority but connect to the backend, so each backend gets
-//! its own client whose connector ignores the URI and dials the backend.
+//! Dials one configured backend, whatever authority the request carries:
+//! a proxy sends the client's authority but connects to the backend.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::Uri;
-use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -34,8 +27,7 @@ pub enum ConnectError {
     Io(#[from] io::Error),
 }
 
-/// A `tower::Service<Uri>` for hyper-util's client that always connects
-/// to one backend, over TCP or TLS.
+/// Opens connections to one backend, over TCP or TLS.
 #[derive(Clone)]
 pub struct BackendConnector {
     inner: Arc<Inner>,
@@ -71,7 +63,9 @@ impl BackendConnector {
         })
     }
 
-    async fn connect(inner: Arc<Inner>) -> Result<TokioIo<BackendStream>, ConnectError> {
+    /// A new connection to the backend, TLS handshake done.
+    pub async fn connect(&self) -> Result<TokioIo<BackendStream>, ConnectError> {
+        let inner = &*self.inner;
         let tcp = tokio::time::timeout(inner.connect_timeout, dial(&inner.backend))
             .await
             .map_err(|_| ConnectError::Timeout(inner.connect_timeout))??;
@@ -112,41 +106,12 @@ async fn dial(backend: &BackendUrl) -> io::Result<TcpStream> {
     }))
 }
 
-impl tower_service::Service<Uri> for BackendConnector {
-    type Response = TokioIo<BackendStream>;
-    type Error = ConnectError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _uri: Uri) -> Self::Future {
-        Box::pin(Self::connect(self.inner.clone()))
-    }
-}
-
 /// A backend connection, plain or TLS.
 pub enum BackendStream {
     /// Plain TCP (`http://`).
     Plain(TcpStream),
     /// TLS over TCP (`https://`).
     Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Connection for BackendStream {
-    fn connected(&self) -> Connected {
-        match self {
-            BackendStream::Plain(_) => Connected::new(),
-            BackendStream::Tls(tls) => {
-                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    Connected::new().negotiated_h2()
-                } else {
-                    Connected::new()
-                }
-            }
-        }
-    }
 }
 
 impl AsyncRead for BackendStream {

@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
 
 use super::balancer::RoundRobin;
 use super::client::BackendClient;
@@ -12,7 +11,7 @@ use super::health::{Change, HealthTracker};
 use super::health_check;
 use super::retry::Replay;
 use super::{
-    client_tls_config, ActiveHealth, BackendUrl, PoolSettings, Scheme, UpstreamError,
+    client_tls_config, ActiveHealth, BackendUrl, PoolSettings, Scheme, UpstreamBody, UpstreamError,
     UpstreamProtocol,
 };
 use crate::metrics::BackendStats;
@@ -65,9 +64,10 @@ impl UpstreamPool {
 
     /// Counts this pool's connect failures and backend health in `stats`
     /// (primary pools only; mirrors count their copies' outcomes).
-    pub fn with_stats(self, stats: BackendStats) -> Self {
-        for index in 0..self.backends.len() {
+    pub fn with_stats(mut self, stats: BackendStats) -> Self {
+        for (index, backend) in self.backends.iter_mut().enumerate() {
             stats.set_healthy(index, true);
+            backend.count_in(stats.connections(index));
         }
         UpstreamPool { stats, ..self }
     }
@@ -79,7 +79,7 @@ impl UpstreamPool {
     pub async fn send(
         &self,
         req: Request<Body>,
-    ) -> Result<(Response<Incoming>, usize), UpstreamError> {
+    ) -> Result<(Response<UpstreamBody>, usize), UpstreamError> {
         for (index, change) in self.health.expire_ejections(Instant::now()) {
             self.report(index, change);
         }
@@ -107,7 +107,7 @@ impl UpstreamPool {
         &self,
         index: usize,
         request: Request<Body>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let result = self.backends[index].send(request).await;
         match &result {
             Ok(_) => self.health.request_succeeded(index),
