@@ -4,7 +4,7 @@
 //! ceiling of HTTP/3 requests per core that mirrorgate's HTTP/3 row is
 //! measured against in `benches/compare.sh`. Every request is answered
 //! `200` with `origin\n`, as the benches' nginx origin answers; nothing
-//! is proxied, logged or counted.
+//! is proxied, logged or counted. The same allocator as mirrorgate.
 //!
 //! ```text
 //! h3-ceiling --addr 127.0.0.1:18443 --cert cert.pem --key key.pem
@@ -37,6 +37,11 @@ struct Args {
 }
 
 const BODY: &[u8] = b"origin\n";
+
+/// mirrorgate's allocator, so that the ceiling differs from mirrorgate
+/// only by what mirrorgate does per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
