@@ -34,6 +34,15 @@ pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-ho
 /// `Connection` names, and `TE` unless it is exactly `trailers` (which
 /// HTTP/2 allows end to end and gRPC needs).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none of them: one pass over the names they do
+    // carry costs less than a lookup per hop-by-hop name (this runs on
+    // every request and response).
+    if !headers
+        .keys()
+        .any(|name| *name == header::TE || HOP_BY_HOP.contains(name))
+    {
+        return;
+    }
     // Split the raw bytes, not `to_str()`: a value with one obs-text byte
     // must not hide the other names it lists.
     let named: Vec<HeaderName> = headers

@@ -16,7 +16,11 @@ impl Proxy {
         ctx: &mut RequestCtx,
         conn: &ConnInfo,
     ) -> Result<Response<Body>, ProxyError> {
-        let sent = service.pool.send(req).await;
+        // Boxed: the pool's future is most of a request's state; inline,
+        // every enclosing future (this one, the phases', the handler's
+        // box) would be that much larger, and each is copied whole when
+        // it is created and moved into its parent.
+        let sent = Box::pin(service.pool.send(req)).await;
         // A body cut by its limits fails the forward: answer for the limit
         // (413, 408), not with the 502 the failed forward would give.
         if let Some(fault) = ctx.body_fault() {

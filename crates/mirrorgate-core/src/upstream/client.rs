@@ -158,7 +158,10 @@ impl BackendClient {
                 loop {
                     let (mut sender, reused) = match idle.take() {
                         Some(sender) => (sender, true),
-                        None => (self.open_http1().await?, false),
+                        // Boxed: connecting (TCP, TLS) is the rare path and
+                        // its future the largest; inline, every request's
+                        // future would carry and copy its size.
+                        None => (Box::pin(self.open_http1()).await?, false),
                     };
                     if let Err(error) = sender.ready().await {
                         if reused {
@@ -188,7 +191,8 @@ impl BackendClient {
             Connections::H2(shared) => {
                 wire_form::h2(&mut request, self.url.scheme);
                 loop {
-                    let (mut sender, reused) = shared.get(self.open_h2()).await?;
+                    // Boxed, as for HTTP/1.1: opening is the rare path.
+                    let (mut sender, reused) = shared.get(|| Box::pin(self.open_h2())).await?;
                     let sent = match sender.ready().await {
                         Ok(()) => sender.try_send_request(request).await,
                         Err(error) if reused => {

@@ -88,7 +88,8 @@ impl UpstreamPool {
         });
         let mut index = order.next().ok_or(UpstreamError::NoHealthyBackend)?;
         let (req, replay) = Replay::keep(req, self.backends.len());
-        let mut result = self.attempt(index, req).await;
+        let mut result = self.backends[index].send(req).await;
+        self.record(index, &result);
         while let (Err(error), Some(replay)) = (&result, &replay) {
             let Some(again) = replay.after(error) else {
                 break;
@@ -96,20 +97,17 @@ impl UpstreamPool {
             let Some(next) = order.next() else { break };
             tracing::warn!(backend = %self.backends[index].url(), %error, "backend unreachable, retrying on the next one");
             index = next;
-            result = self.attempt(index, again).await;
+            result = self.backends[index].send(again).await;
+            self.record(index, &result);
         }
         Ok((result?, index))
     }
 
-    /// One try on backend `index`, its outcome recorded in the backend's
-    /// health and the stats.
-    async fn attempt(
-        &self,
-        index: usize,
-        request: Request<Body>,
-    ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        let result = self.backends[index].send(request).await;
-        match &result {
+    /// Records one try's outcome on backend `index` in its health and
+    /// the stats. (Not an async wrapper around the send: one more layer
+    /// of future would be one more copy of it per request.)
+    fn record(&self, index: usize, result: &Result<Response<UpstreamBody>, UpstreamError>) {
+        match result {
             Ok(_) => self.health.request_succeeded(index),
             Err(error) => {
                 self.report(index, self.health.request_failed(index, Instant::now()));
@@ -118,7 +116,6 @@ impl UpstreamPool {
                 }
             }
         }
-        result
     }
 
     /// Logs and counts a backend going out of or back into rotation.

@@ -21,8 +21,12 @@ impl SharedH2 {
     /// The open connection, or a new one from `open`. The flag says
     /// whether the connection was already open (a request refused on it
     /// unsent may be tried on a new one).
-    pub(crate) async fn get<F>(&self, open: F) -> Result<(SendRequest<Body>, bool), UpstreamError>
+    pub(crate) async fn get<F, O>(
+        &self,
+        open: O,
+    ) -> Result<(SendRequest<Body>, bool), UpstreamError>
     where
+        O: FnOnce() -> F,
         F: Future<Output = Result<SendRequest<Body>, UpstreamError>>,
     {
         if let Some(sender) = self.open_one() {
@@ -32,7 +36,7 @@ impl SharedH2 {
         if let Some(sender) = self.open_one() {
             return Ok((sender, true));
         }
-        let sender = open.await?;
+        let sender = open().await?;
         *self.lock() = Some(sender.clone());
         Ok((sender, false))
     }
