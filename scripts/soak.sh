@@ -29,14 +29,13 @@
 #
 # The same traffic mix runs twice, concurrently within each phase: a
 # warm-up, then the measured phase. RSS, descriptors, the live heap and
-# /metrics are read after each phase plus a settle longer than every idle
-# and request timeout of the soak config (so every connection the clients
-# left has been closed). The leak check is the live heap: glibc's
-# malloc_stats() "in use bytes" (memory handed out by malloc and not yet
-# freed), read by attaching gdb for a moment at the two idle points. RSS
-# is not: glibc keeps freed memory in its arenas and RSS creeps up with
-# traffic although nothing is kept (measured: +35 MiB over 300 s with the
-# live heap flat, see the report), so RSS only has a loose bound that a
+# /metrics are read after each phase plus a settle longer than
+# every idle and request timeout of the soak config (so every connection
+# the clients left has been closed). The leak check is the live heap:
+# `mirrorgate_allocator_allocated_bytes` (jemalloc's `stats.allocated`,
+# bytes allocated and not yet freed, read fresh at each scrape). RSS is
+# not: the allocator keeps freed pages for a while and RSS creeps up with
+# traffic although nothing is kept, so RSS only has a loose bound that a
 # gross leak would pass.
 #
 # Traffic (each source bounded by the phase's deadline and by timeout(1)):
@@ -98,7 +97,6 @@ log() { echo "soak: $*" >&2; }
 # --- tools and the binary -------------------------------------------------------
 
 bash scripts/install-bench-deps.sh
-bash scripts/apt-ensure.sh gdb:gdb # reads the live heap (malloc_stats)
 PY="$(bash scripts/py-tools.sh)"      # h2, aioquic, prometheus_client
 H3CURL="$(bash scripts/h3-curl.sh)"
 cargo build --release -p mirrorgate >&2
@@ -268,17 +266,9 @@ log "mirrorgate (pid $MG) on https/h3 $PROXY, http $HTTP, admin $ADMIN; work dir
 metrics() { curl -sf --max-time 10 "http://127.0.0.1:$ADMIN/metrics"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$MG/status"; }
 fds() { find "/proc/$MG/fd" -mindepth 1 -maxdepth 1 | wc -l; }
-# The live heap in bytes: gdb makes the proxy call glibc's malloc_stats(),
-# which prints to the proxy's stderr (its log); the "in use bytes" after
-# the last "Total (incl. mmap):" is every arena's plus mmapped chunks.
-# Only what this call printed is read: 0 if gdb failed (the verdict fails).
-heap_bytes() {
-    local seen
-    seen="$(wc -l <"$work/mirrorgate.log")"
-    timeout 60 gdb -p "$MG" -batch -ex 'call (void) malloc_stats()' >/dev/null 2>&1 || true
-    tail -n +$((seen + 1)) "$work/mirrorgate.log" |
-        awk '/^Total \(incl. mmap\):/ { total = 1; next } total && /^in use bytes/ { v = $NF; total = 0 } END { print v + 0 }'
-}
+# The live heap in bytes, from a scrape (0 if it failed: the verdict
+# fails).
+heap_bytes() { metrics | gauge_sum mirrorgate_allocator_allocated_bytes; }
 # Sum of every sample of gauge $1 in the /metrics text on stdin.
 gauge_sum() { awk -v name="$1" 'index($0, name "{") == 1 || $1 == name { s += $NF } END { print s + 0 }'; }
 

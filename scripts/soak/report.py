@@ -10,8 +10,8 @@ proc-before.json and proc-after.json (RSS and descriptors), samples.tsv
 clients.jsonl, curl.txt and load.txt (what each traffic source saw).
 
 Prints the report on stdout. Exits 1 when the verdict is a failure:
-descriptors grew by more than the slack, the live heap (glibc's "in use
-bytes") or RSS by more than its bound, an
+descriptors grew by more than the slack, the live heap
+(mirrorgate_allocator_allocated_bytes) or RSS by more than its bound, an
 in-flight or open-connections gauge is not back to 0, the proxy died or
 panicked. Counters are shown for the measured phase (after minus
 before), the part of the run between the two measuring points.
@@ -102,7 +102,7 @@ if meta["panics"]:
 if fd_growth > meta["fd_slack"]:
     failures.append(f"descriptors grew by {fd_growth} (slack {meta['fd_slack']})")
 if not proc_before.get("heap_bytes") or (meta["alive"] and not proc_after.get("heap_bytes")):
-    failures.append("the live heap could not be read (gdb, malloc_stats)")
+    failures.append("the live heap could not be read (mirrorgate_allocator_allocated_bytes)")
 if heap_growth > heap_bound:
     failures.append(f"the live heap grew by {heap_growth / 2**20:.1f} MiB (bound {meta['heap_bound_mib']} MiB)")
 if rss_growth_kib > rss_bound_kib:
@@ -138,7 +138,7 @@ if failures:
 say(table(
     ["proxy", "before (after warm-up + settle)", "after (after traffic + settle)", "growth", "allowed"],
     [
-        ["live heap (malloc in use)", f"{proc_before.get('heap_bytes', 0) / 2**20:.1f} MiB",
+        ["live heap (jemalloc stats.allocated)", f"{proc_before.get('heap_bytes', 0) / 2**20:.1f} MiB",
          f"{proc_after.get('heap_bytes', 0) / 2**20:.1f} MiB", f"{heap_growth / 2**20:+.1f} MiB",
          f"{meta['heap_bound_mib']} MiB"],
         ["RSS (VmRSS)", f"{proc_before['rss_kib'] / 1024:.1f} MiB", f"{proc_after['rss_kib'] / 1024:.1f} MiB",
@@ -156,13 +156,12 @@ bound_bytes = meta["heap_bound_mib"] * 1024 * 1024
 say(
     "How leaks are judged: both measuring points are idle (every connection closed, every timeout "
     "of the soak config passed), and \"before\" comes after a warm-up of this same mix. The leak "
-    "check is the live heap, glibc's malloc_stats() \"in use bytes\" (memory malloc handed out "
-    "and nobody freed), read by attaching gdb for a moment: what the measured phase kept. RSS is "
-    "not the check: glibc keeps freed memory in its arenas and hands it back unevenly, so RSS "
-    "creeps up with traffic although nothing is kept. Found with jemalloc heap profiles (LD_PRELOAD, "
-    "dumps at the two idle points): the live heap was 4.6 MB before and 4.0 MB after 90 s of this "
-    "mix while RSS rose by 7.6 MiB, and under glibc 300 s of this mix raised RSS by 21.5 MiB, "
-    "steadily, while the live heap moved by 0.1 MiB. RSS only has a loose bound that a gross leak passes. "
+    "check is the live heap, jemalloc's stats.allocated (bytes allocated and not yet freed, "
+    "mirrorgate_allocator_allocated_bytes in /metrics): what the measured phase kept. RSS is "
+    "not the check: the allocator keeps freed pages for a while and hands them back unevenly, so "
+    "RSS creeps up with traffic although nothing is kept (under glibc's malloc, 300 s of this mix "
+    "raised RSS by 21.5 MiB, steadily, while the live heap moved by 0.1 MiB). RSS only has a "
+    "loose bound that a gross leak passes. "
     f"This phase accepted {n(measured_conns)} connections and {n(measured_reqs)} requests, so the heap bound "
     f"is {bound_bytes / max(1, measured_conns):,.0f} bytes per connection or "
     f"{bound_bytes / max(1, measured_reqs):,.0f} per request."

@@ -41,7 +41,7 @@ const BODY: &[u8] = b"origin\n";
 /// mirrorgate's allocator, so that the ceiling differs from mirrorgate
 /// only by what mirrorgate does per request.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();

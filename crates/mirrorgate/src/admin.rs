@@ -84,7 +84,10 @@ fn answer(req: &Request<Incoming>, metrics: &Metrics, ready: &Readiness) -> Answ
     match path {
         "/" => api::page(),
         "/api/mirrors" => api::mirrors(&ready.live.proxy(), metrics),
-        "/metrics" => respond(StatusCode::OK, Bytes::from(metrics.encode()), CONTENT_TYPE),
+        "/metrics" => {
+            metrics.set_allocator_allocated(crate::heap::allocated_bytes());
+            respond(StatusCode::OK, Bytes::from(metrics.encode()), CONTENT_TYPE)
+        }
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
         "/readyz" => match ready.check() {
             Ok(()) => text(StatusCode::OK, "ready\n".into()),

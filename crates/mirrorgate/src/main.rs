@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod compare_hint;
 mod demo_backend;
+mod heap;
 mod kept_sinks;
 mod live;
 mod open_files;
@@ -30,14 +31,6 @@ use mirrorgate_core::metrics::Metrics;
 use crate::cli::{Cli, Command, RecordCommand};
 use crate::config::LoadedConfig;
 use crate::state::ServingState;
-
-/// mimalloc (its v2 line) instead of glibc's malloc: the request path
-/// allocates and frees many small blocks (heads, frames, futures, QUIC
-/// packets). v3 was faster still but held 49 MB more at peak while
-/// streaming 100 MB bodies (tests/tests/memory.rs); jemalloc was no
-/// faster than glibc (issue 16's A/B in benches/results).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -91,6 +91,7 @@ struct Families {
     compare_log_dropped: Counter,
     compare_log_errors: Counter,
     reloads: Family<ReloadLabels, Counter>,
+    allocator_allocated: Gauge,
     limit_hits: Family<LimitLabels, Counter>,
     access_log_dropped: Counter,
     tunnels: tunnels::TunnelFamilies,
@@ -145,6 +146,7 @@ impl Metrics {
             compare_log_dropped: Counter::default(),
             compare_log_errors: Counter::default(),
             reloads: Family::default(),
+            allocator_allocated: Gauge::default(),
             limit_hits: Family::default(),
             access_log_dropped: Counter::default(),
             tunnels: Default::default(),
@@ -190,6 +192,11 @@ impl Metrics {
             "connections",
             "Client connections accepted after their handshake",
             f.connections.clone(),
+        );
+        r.register(
+            "allocator_allocated_bytes",
+            "Bytes allocated and not yet freed (the live heap), read at each scrape",
+            f.allocator_allocated.clone(),
         );
         r.register(
             "tls_handshake_failures",
@@ -300,6 +307,14 @@ impl Metrics {
         f.recorders.register(r);
         f.registry = registry;
         Metrics { inner: Arc::new(f) }
+    }
+
+    /// Sets the live heap, in bytes (the binary reads it from its
+    /// allocator before each scrape).
+    pub fn set_allocator_allocated(&self, bytes: usize) {
+        self.inner
+            .allocator_allocated
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// The registry in OpenMetrics text format (see [`CONTENT_TYPE`]).
