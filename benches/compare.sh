@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mirrorgate against the direct origin, nginx and HAProxy, in one run.
 #
-#   benches/compare.sh                # 3 rounds of 8 s per row, about 7 minutes
+#   benches/compare.sh                # 3 rounds of 8 s per row, about 13 minutes
 #   DURATION=4 ROUNDS=1 benches/compare.sh   # a quicker, noisier look
 #
 # On loopback, one row after another: the proxy under test (mirrorgate or
@@ -14,8 +14,11 @@
 # responder over HTTP/3 as its ceiling (benches/src/bin/h3-ceiling.rs),
 # HTTP/2 (h2load) and, mirrorgate only, HTTP/3 (oha; Debian's nginx has
 # none); mirroring at 10%, 100% and to a mirror answering after 1 s, for
-# both (nginx with its `mirror` directive); new TLS connections per second;
-# memory idle, under load and with 10,000 idle keep-alive connections.
+# both (nginx with its `mirror` directive; mirrorgate's 10% and 1 s rows
+# over each protocol); new TLS connections per second; each proxy with
+# two workers on both cores against its one-core rows (the multi-core
+# scaling); memory idle, under load and with 10,000 idle keep-alive
+# connections.
 # Each row is compared with the reference row of its kind (see the "vs"
 # column). Every row runs once per round, rounds one after another; each
 # cell is the median over the rounds (errors: the sum), and each ratio the
@@ -79,6 +82,9 @@ http3 = ["127.0.0.1:$PROXY"]
 [admin]
 enabled = false
 
+[runtime]
+worker_threads = ${WORKERS:-1}
+
 [[tls.certificates]]
 cert = "$work/cert.pem"
 key = "$work/key.pem"
@@ -140,7 +146,7 @@ NGINX
 haproxy_config() {
     cat <<HAPROXY
 global
-    nbthread 1
+    nbthread ${WORKERS:-1}
     maxconn 5000
 defaults
     mode http
@@ -157,18 +163,21 @@ HAPROXY
 }
 
 PROXY_PID=""
+# The proxy under test runs on core 0, with one worker, unless the
+# multi-core rows widen both.
+PROXY_CPUS=0
 start_mirrorgate() { # $1 = mirror block, $2 = binary (default: this build)
     local bin="${2:-$BIN}"
     mirrorgate_config "${1:-}" >"$work/mirrorgate.toml"
     "$bin" check --config "$work/mirrorgate.toml" >/dev/null
-    RUST_LOG=warn taskset -c 0 "$bin" run --config "$work/mirrorgate.toml" 2>>"$work/mirrorgate.log" &
+    RUST_LOG=warn taskset -c "$PROXY_CPUS" "$bin" run --config "$work/mirrorgate.toml" 2>>"$work/mirrorgate.log" &
     PROXY_PID=$!
     pids+=("$PROXY_PID")
     wait_for "https://127.0.0.1:$PROXY/"
 }
 start_nginx() { # $1 = mirror percent, $2 = mirror upstream
     nginx_config "${1:-}" "${2:-}" >"$work/nginx.conf"
-    taskset -c 0 "$NGINX" -c "$work/nginx.conf" -e "$work/nginx-error.log" &
+    taskset -c "$PROXY_CPUS" "$NGINX" -c "$work/nginx.conf" -e "$work/nginx-error.log" &
     PROXY_PID=$!
     pids+=("$PROXY_PID")
     wait_for "https://127.0.0.1:$NGX/"
@@ -178,7 +187,7 @@ start_haproxy() {
     haproxy_config >"$work/haproxy.cfg"
     "$HAPROXY" -c -q -f "$work/haproxy.cfg"
     # -db: in the foreground, so $! is HAProxy itself.
-    taskset -c 0 "$HAPROXY" -db -f "$work/haproxy.cfg" 2>>"$work/haproxy.log" &
+    taskset -c "$PROXY_CPUS" "$HAPROXY" -db -f "$work/haproxy.cfg" 2>>"$work/haproxy.log" &
     PROXY_PID=$!
     pids+=("$PROXY_PID")
     wait_for "https://127.0.0.1:$HAP/"
@@ -227,6 +236,28 @@ baseline_rows() {
     row "baseline new TLS connections" "" "$(load_wrk "https://127.0.0.1:$PROXY/" -H "Connection: close")"
     stop_proxy
 }
+# Multi-core: each proxy with two workers (mirrorgate `worker_threads =
+# 2`, nginx `worker_processes 2`, HAProxy `nbthread 2`) on both cores,
+# the load generator unpinned with two threads, against its one-core
+# rows of the same round: a scaling factor, reported, not a goal (the
+# origin still runs on core 1, and two cores shared by proxy, load and
+# origin are not a load-balancer node).
+multicore_rows() {
+    local PROXY_CPUS=0,1 LOAD_CPUS=0,1 LOAD_THREADS=2 WORKERS=2 NGINX_WORKERS=2
+    start_mirrorgate
+    row "mirrorgate 2 cores HTTPS HTTP/1.1" "mirrorgate HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+    row "mirrorgate 2 cores HTTPS HTTP/2" "mirrorgate HTTPS HTTP/2" "$(load_h2load "https://127.0.0.1:$PROXY/")"
+    row "mirrorgate 2 cores HTTP/3" "mirrorgate HTTP/3" "$(load_oha "https://127.0.0.1:$PROXY/")"
+    stop_proxy
+    start_nginx
+    row "nginx 2 workers HTTPS HTTP/1.1" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$NGX/")"
+    row "nginx 2 workers HTTPS HTTP/2" "nginx HTTPS HTTP/2" "$(load_h2load "https://127.0.0.1:$NGX/")"
+    stop_proxy
+    start_haproxy
+    row "haproxy 2 threads HTTPS HTTP/1.1" "haproxy HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$HAP/")"
+    row "haproxy 2 threads HTTPS HTTP/2" "haproxy HTTPS HTTP/2" "$(load_h2load "https://127.0.0.1:$HAP/")"
+    stop_proxy
+}
 
 for round in $(seq "$ROUNDS"); do
 
@@ -266,12 +297,16 @@ if [ -n "$BASELINE" ] && [ $((round % 2)) -eq 0 ]; then baseline_rows; fi
 # Mirroring: HTTPS HTTP/1.1 with wrk, against each proxy without it.
 start_mirrorgate "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 10 h2)"
 row "mirrorgate mirroring 10%" "mirrorgate HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+row "mirrorgate mirroring 10% HTTP/2" "mirrorgate HTTPS HTTP/2" "$(load_h2load "https://127.0.0.1:$PROXY/")"
+row "mirrorgate mirroring 10% HTTP/3" "mirrorgate HTTP/3" "$(load_oha "https://127.0.0.1:$PROXY/")"
 stop_proxy
 start_mirrorgate "$(mirrorgate_mirror "http://127.0.0.1:$MIRROR_H2" 100 h2)"
 row "mirrorgate mirroring 100%" "mirrorgate HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
 stop_proxy
 start_mirrorgate "$(mirrorgate_mirror "http://127.0.0.1:$SLOW" 100 http1)"
 row "mirrorgate mirroring 100% to a 1 s mirror" "mirrorgate HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$PROXY/")"
+row "mirrorgate mirroring 100% to a 1 s mirror, HTTP/2" "mirrorgate HTTPS HTTP/2" "$(load_h2load "https://127.0.0.1:$PROXY/")"
+row "mirrorgate mirroring 100% to a 1 s mirror, HTTP/3" "mirrorgate HTTP/3" "$(load_oha "https://127.0.0.1:$PROXY/")"
 stop_proxy
 start_nginx 10
 row "nginx mirroring 10%" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$NGX/")"
@@ -282,6 +317,7 @@ stop_proxy
 start_nginx 100 "127.0.0.1:$SLOW"
 row "nginx mirroring 100% to a 1 s mirror" "nginx HTTPS HTTP/1.1" "$(load_wrk "https://127.0.0.1:$NGX/")"
 stop_proxy
+multicore_rows
 done
 for name in "${ROWS[@]}"; do RESULT[$name]="$(median_of_runs "${RUNS[$name]}")"; done
 
@@ -311,7 +347,17 @@ fi
 # --- the table ------------------------------------------------------------------
 
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
-per_conn() { awk -v with="$1" -v idle="$2" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%.1f KiB", (with - idle) / n }'; }
+per_conn_kib() { awk -v with="$1" -v idle="$2" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%.1f", (with - idle) / n }'; }
+per_conn() { echo "$(per_conn_kib "$@") KiB"; }
+# One row of the goals table: what, measured value, comparison, target.
+goal() {
+    local met
+    met=$(awk -v v="$2" -v op="$3" -v t="$4" 'BEGIN {
+        if (v == "") { print "not measured"; exit }
+        ok = (op == ">=" && v + 0 >= t) || (op == "<=" && v + 0 <= t) || (op == "<" && v + 0 < t)
+        print ok ? "yes" : "no" }')
+    echo "| $1 | $2 | $met |"
+}
 out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
 {
     echo "# mirrorgate against the origin, nginx and HAProxy"
@@ -343,6 +389,33 @@ out="benches/results/compare-$(date -u +%Y%m%d-%H%M%S).md"
             echo "| $kind | $(median_ratio "mirrorgate $kind" "haproxy $kind" 1) | $(median_ratio "mirrorgate $kind" "haproxy $kind" 3) |"
         done
         echo "| HTTP/3, against the bare quinn + h3 ceiling | $(median_ratio "mirrorgate HTTP/3" "h3 ceiling (bare quinn + h3) HTTP/3" 1) | $(median_ratio "mirrorgate HTTP/3" "h3 ceiling (bare quinn + h3) HTTP/3" 3) |"
+        echo
+        echo "Multi-core scaling: two workers on both cores (load generator unpinned, two threads) over one worker on core 0, medians of same-round ratios:"
+        echo
+        echo "| proxy | HTTPS HTTP/1.1 | HTTPS HTTP/2 | HTTP/3 |"
+        echo "|---|---|---|---|"
+        echo "| mirrorgate (worker_threads = 2) | $(median_ratio "mirrorgate 2 cores HTTPS HTTP/1.1" "mirrorgate HTTPS HTTP/1.1" 1) | $(median_ratio "mirrorgate 2 cores HTTPS HTTP/2" "mirrorgate HTTPS HTTP/2" 1) | $(median_ratio "mirrorgate 2 cores HTTP/3" "mirrorgate HTTP/3" 1) |"
+        echo "| nginx (worker_processes 2) | $(median_ratio "nginx 2 workers HTTPS HTTP/1.1" "nginx HTTPS HTTP/1.1" 1) | $(median_ratio "nginx 2 workers HTTPS HTTP/2" "nginx HTTPS HTTP/2" 1) | – |"
+        echo "| HAProxy (nbthread 2) | $(median_ratio "haproxy 2 threads HTTPS HTTP/1.1" "haproxy HTTPS HTTP/1.1" 1) | $(median_ratio "haproxy 2 threads HTTPS HTTP/2" "haproxy HTTPS HTTP/2" 1) | – |"
+    fi
+    if [ -z "$AB_ONLY" ]; then
+        echo
+        echo "Issue 16's goals, from this run (ratios as above):"
+        echo
+        echo "| goal | measured | met |"
+        echo "|---|---|---|"
+        goal "HTTP/1.1 req/s ≥ 1.1× HAProxy" "$(median_ratio "mirrorgate HTTPS HTTP/1.1" "haproxy HTTPS HTTP/1.1" 1)" ">=" 1.1
+        goal "HTTP/1.1 p99 no worse than HAProxy's" "$(median_ratio "mirrorgate HTTPS HTTP/1.1" "haproxy HTTPS HTTP/1.1" 3)" "<=" 1
+        goal "HTTP/2 req/s ≥ 1.0× HAProxy" "$(median_ratio "mirrorgate HTTPS HTTP/2" "haproxy HTTPS HTTP/2" 1)" ">=" 1
+        goal "HTTP/2 p99 no worse than HAProxy's" "$(median_ratio "mirrorgate HTTPS HTTP/2" "haproxy HTTPS HTTP/2" 3)" "<=" 1
+        goal "HTTP/3 ≥ 90% of the bare quinn + h3 ceiling" "$(median_ratio "mirrorgate HTTP/3" "h3 ceiling (bare quinn + h3) HTTP/3" 1)" ">=" 0.9
+        goal "10% mirroring costs ≤ 5% of req/s, HTTP/1.1" "$(median_ratio "mirrorgate mirroring 10%" "mirrorgate HTTPS HTTP/1.1" 1)" ">=" 0.95
+        goal "10% mirroring costs ≤ 5% of req/s, HTTP/2" "$(median_ratio "mirrorgate mirroring 10% HTTP/2" "mirrorgate HTTPS HTTP/2" 1)" ">=" 0.95
+        goal "10% mirroring costs ≤ 5% of req/s, HTTP/3" "$(median_ratio "mirrorgate mirroring 10% HTTP/3" "mirrorgate HTTP/3" 1)" ">=" 0.95
+        goal "a 1 s mirror leaves p99 within 5%, HTTP/1.1" "$(median_ratio "mirrorgate mirroring 100% to a 1 s mirror" "mirrorgate HTTPS HTTP/1.1" 3)" "<=" 1.05
+        goal "a 1 s mirror leaves p99 within 5%, HTTP/2" "$(median_ratio "mirrorgate mirroring 100% to a 1 s mirror, HTTP/2" "mirrorgate HTTPS HTTP/2" 3)" "<=" 1.05
+        goal "a 1 s mirror leaves p99 within 5%, HTTP/3" "$(median_ratio "mirrorgate mirroring 100% to a 1 s mirror, HTTP/3" "mirrorgate HTTP/3" 3)" "<=" 1.05
+        goal "< 20 KiB per idle keep-alive TLS connection" "$(per_conn_kib "$MG_CONNS_RSS" "$MG_IDLE_RSS")" "<" 20
     fi
     if [ -n "$BASELINE" ]; then
         echo

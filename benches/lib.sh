@@ -63,7 +63,7 @@ bench_json() {
 nginx_head() {
     cat <<NGINX
 daemon off;
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 worker_rlimit_nofile 20000;
 pid $work/$1.pid;
 error_log $work/$1-error.log;
@@ -100,20 +100,23 @@ machine() {
 }
 
 # --- load generators: each prints "req/s p50_us p99_us errors" ---------------
-# Pinned to core 1 with the origins; $DURATION seconds, $CONNECTIONS
-# connections (HTTP/2: 10 connections x 10 streams). Extra arguments go
-# to the load generator (headers, a request body).
+# Pinned to core 1 with the origins ($LOAD_CPUS, one thread each unless
+# $LOAD_THREADS says more); $DURATION seconds, $CONNECTIONS connections
+# (HTTP/2: 10 connections x 10 streams). Extra arguments go to the load
+# generator (headers, a request body).
+LOAD_CPUS="${LOAD_CPUS:-1}"
+LOAD_THREADS="${LOAD_THREADS:-1}"
 
 load_wrk() { # url [extra wrk args]
     local url="$1"; shift
-    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d1s "$@" "$url" >/dev/null # warm up
-    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$work/wrk.out"
+    taskset -c "$LOAD_CPUS" wrk -t"$LOAD_THREADS" -c"$CONNECTIONS" -d1s "$@" "$url" >/dev/null # warm up
+    taskset -c "$LOAD_CPUS" wrk -t"$LOAD_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$work/wrk.out"
     wrk_result "$work/wrk.out"
 }
 load_h2load() { # url [extra h2load args]
     local url="$1"; shift
-    taskset -c 1 h2load -c10 -m10 -t1 -D 1 "$@" "$url" >/dev/null # warm up
-    taskset -c 1 h2load -c10 -m10 -t1 -D "$DURATION" --log-file="$work/h2load.log" "$@" "$url" >"$work/h2load.out"
+    taskset -c "$LOAD_CPUS" h2load -c10 -m10 -t"$LOAD_THREADS" -D 1 "$@" "$url" >/dev/null # warm up
+    taskset -c "$LOAD_CPUS" h2load -c10 -m10 -t"$LOAD_THREADS" -D "$DURATION" --log-file="$work/h2load.log" "$@" "$url" >"$work/h2load.out"
     local rps failed
     rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i-1) }' "$work/h2load.out")
     # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
@@ -124,7 +127,7 @@ load_h2load() { # url [extra h2load args]
 }
 load_oha() { # url [extra oha args]: HTTP/3, with $OHA (scripts/oha.sh)
     local url="$1"; shift
-    taskset -c 1 "$OHA" --insecure --http-version 3 -c "$CONNECTIONS" -z "${DURATION}s" --no-tui \
+    taskset -c "$LOAD_CPUS" "$OHA" --insecure --http-version 3 -c "$CONNECTIONS" -z "${DURATION}s" --no-tui \
         --output-format json "$@" "$url" >"$work/oha.json" 2>"$work/oha.err" || true
     python3 - "$work/oha.json" "$DURATION" <<'PY'
 import json, sys
