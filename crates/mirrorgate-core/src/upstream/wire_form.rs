@@ -31,7 +31,13 @@ pub(crate) fn http1<B>(request: &mut Request<B>, scheme: Scheme) {
     if request.method() == Method::CONNECT {
         parts.authority = request.uri().authority().cloned();
     } else {
-        parts.path_and_query = request.uri().path_and_query().cloned();
+        // An empty path goes out as "/" (RFC 9110 §4.2.3), below: `http`
+        // shows it as "/" but prints it in origin form as an empty target.
+        parts.path_and_query = request
+            .uri()
+            .path_and_query()
+            .filter(|p| p.as_str() != "/")
+            .cloned();
     }
     if parts.authority.is_some() || parts.path_and_query.is_some() {
         if let Ok(uri) = Uri::from_parts(parts) {
@@ -92,6 +98,22 @@ mod tests {
         http1(&mut req, Scheme::Http);
         assert_eq!(req.headers()[HOST], "check.example");
         assert_eq!(req.uri(), "/health");
+    }
+
+    #[test]
+    fn http1_sends_an_empty_path_as_a_slash() {
+        // What h3 builds from a `:path` of "" (fuzz target
+        // `pseudo_headers`): shown as "/", printed in origin form as "".
+        let uri = Uri::builder()
+            .scheme("http")
+            .authority("a.example")
+            .path_and_query("")
+            .build()
+            .unwrap();
+        let mut req = Request::new(());
+        *req.uri_mut() = uri;
+        http1(&mut req, Scheme::Http);
+        assert_eq!(req.uri().to_string(), "/");
     }
 
     #[test]
