@@ -266,9 +266,6 @@ log "mirrorgate (pid $MG) on https/h3 $PROXY, http $HTTP, admin $ADMIN; work dir
 metrics() { curl -sf --max-time 10 "http://127.0.0.1:$ADMIN/metrics"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$MG/status"; }
 fds() { find "/proc/$MG/fd" -mindepth 1 -maxdepth 1 | wc -l; }
-# The live heap in bytes, from a scrape (0 if it failed: the verdict
-# fails).
-heap_bytes() { metrics | gauge_sum mirrorgate_allocator_allocated_bytes; }
 # Sum of every sample of gauge $1 in the /metrics text on stdin.
 gauge_sum() { awk -v name="$1" 'index($0, name "{") == 1 || $1 == name { s += $NF } END { print s + 0 }'; }
 
@@ -290,8 +287,10 @@ pids+=($!)
 
 snapshot() { # before|after
     metrics >"$report/metrics-$1.txt"
+    # The live heap in bytes, from that scrape (0 if it failed: the
+    # verdict fails).
     local heap
-    heap="$(heap_bytes)"
+    heap="$(gauge_sum mirrorgate_allocator_allocated_bytes <"$report/metrics-$1.txt")"
     printf '{"rss_kib": %s, "fds": %s, "heap_bytes": %s}\n' "$(rss_kib)" "$(fds)" "$heap" >"$report/proc-$1.json"
     log "$1: RSS $(($(rss_kib) / 1024)) MiB, live heap $((heap / 1024)) KiB, $(fds) descriptors"
 }

@@ -43,14 +43,9 @@ impl Proxy {
             self.inner.settings.request_id_header.clone(),
             ctx.request_id.clone(),
         );
-        // An empty path is sent as "/" (RFC 9110 §4.2.3). `http` shows
-        // an empty path as "/" (`as_str`) but keeps it empty, and in
-        // origin form an empty one prints as an empty request target:
-        // every "/" is made a real one here.
         let path_and_query = parts
             .uri
             .path_and_query()
-            .filter(|p| p.as_str() != "/")
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         parts.uri = Uri::builder()
@@ -96,35 +91,6 @@ mod tests {
         assert_eq!(headers["x-forwarded-proto"], "https");
         assert_eq!(headers["x-forwarded-host"], "a.example:8443");
         assert_eq!(headers["x-request-id"], ctx.request_id);
-    }
-
-    #[test]
-    fn an_empty_path_reaches_the_backend_as_a_slash() {
-        // HTTP/3 (h3 0.0.8) builds a URI with an empty path from a
-        // `:path` of "": found by the fuzz target `pseudo_headers`, whose
-        // HTTP/1.1 backend got an empty request target.
-        let proxy = proxy(ProxySettings::default());
-        let uri = Uri::builder()
-            .scheme("https")
-            .authority("a.example")
-            .path_and_query("")
-            .build()
-            .unwrap();
-        let origin_form = |p: Option<&PathAndQuery>| {
-            let mut parts = http::uri::Parts::default();
-            parts.path_and_query = p.cloned();
-            Uri::from_parts(parts).unwrap().to_string()
-        };
-        assert_eq!(origin_form(uri.path_and_query()), "", "the case");
-        let req = Request::get(uri)
-            .version(Version::HTTP_3)
-            .body(crate::body::empty())
-            .unwrap();
-        let authority = Authority::from_static("a.example");
-        let conn = conn(Protocol::Http3, true);
-        let ctx = RequestCtx::new(&proxy.inner, &req, &conn);
-        let upstream = proxy.upstream_request(req, &authority, &ctx, &conn);
-        assert_eq!(origin_form(upstream.uri().path_and_query()), "/");
     }
 
     /// The id the backend gets for a request with `sent` as `x-request-id`

@@ -39,11 +39,7 @@ pub(crate) struct BackendClient {
 /// How requests to a backend share connections.
 enum Connections {
     /// One request at a time per connection, idle ones kept.
-    Http1 {
-        idle: Arc<IdleConnections>,
-        max_idle: usize,
-        idle_timeout: Duration,
-    },
+    Http1(Arc<IdleConnections>),
     /// All requests on one multiplexed connection.
     H2(SharedH2),
 }
@@ -59,15 +55,11 @@ impl BackendClient {
         let connector = BackendConnector::new(url.clone(), settings.connect_timeout, tls)?;
         let stats = ConnectionStats::default();
         let connections = match settings.protocol {
-            UpstreamProtocol::Http1 => Connections::Http1 {
-                idle: Arc::new(IdleConnections::new(
-                    settings.max_idle_per_backend,
-                    settings.idle_timeout,
-                    stats.clone(),
-                )),
-                max_idle: settings.max_idle_per_backend,
-                idle_timeout: settings.idle_timeout,
-            },
+            UpstreamProtocol::Http1 => Connections::Http1(Arc::new(IdleConnections::new(
+                settings.max_idle_per_backend,
+                settings.idle_timeout,
+                stats.clone(),
+            ))),
             UpstreamProtocol::H2 => Connections::H2(SharedH2::default()),
         };
         Ok(BackendClient {
@@ -81,17 +73,12 @@ impl BackendClient {
 
     /// Counts this backend's connections in `stats`; before first use.
     pub(crate) fn count_in(&mut self, stats: ConnectionStats) {
-        if let Connections::Http1 {
-            idle,
-            max_idle,
-            idle_timeout,
-        } = &mut self.connections
-        {
-            *idle = Arc::new(IdleConnections::new(
-                *max_idle,
-                *idle_timeout,
-                stats.clone(),
-            ));
+        if let Connections::Http1(idle) = &mut self.connections {
+            // Nothing shares the idle pool before the first request (the
+            // response bodies and the reaper come with it).
+            Arc::get_mut(idle)
+                .expect("a backend's connections are counted before its first request")
+                .count_in(stats.clone());
         }
         self.stats = stats;
     }
@@ -152,7 +139,7 @@ impl BackendClient {
         mut request: Request<Body>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         match &self.connections {
-            Connections::Http1 { idle, .. } => {
+            Connections::Http1(idle) => {
                 wire_form::http1(&mut request, self.url.scheme);
                 let keeps_connection = request.method() != Method::CONNECT;
                 loop {
@@ -195,9 +182,8 @@ impl BackendClient {
                     let (mut sender, reused) = shared.get(|| Box::pin(self.open_h2())).await?;
                     let sent = match sender.ready().await {
                         Ok(()) => sender.try_send_request(request).await,
-                        Err(error) if reused => {
+                        Err(_) if reused => {
                             shared.forget_closed();
-                            let _ = error;
                             continue;
                         }
                         Err(error) => return Err(self.failed(&error)),

@@ -48,6 +48,11 @@ impl IdleConnections {
         }
     }
 
+    /// Counts in `stats` from now on (the pool's metrics come after it).
+    pub(crate) fn count_in(&mut self, stats: ConnectionStats) {
+        self.stats = stats;
+    }
+
     /// The newest idle connection still open and young enough, if any.
     pub(crate) fn take(&self) -> Option<SendRequest<Body>> {
         let now = Instant::now();

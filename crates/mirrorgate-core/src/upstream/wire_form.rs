@@ -3,7 +3,7 @@
 //! authority; the backend's scheme replaces the client's.
 
 use http::header::{HeaderValue, HOST};
-use http::uri::{Parts, Scheme as UriScheme};
+use http::uri::Scheme as UriScheme;
 use http::{Method, Request, Uri};
 
 use super::Scheme;
@@ -27,25 +27,20 @@ pub(crate) fn http1<B>(request: &mut Request<B>, scheme: Scheme) {
             }
         }
     }
-    let mut parts = Parts::default();
-    if request.method() == Method::CONNECT {
-        parts.authority = request.uri().authority().cloned();
+    let target = if request.method() == Method::CONNECT {
+        request.uri().authority().cloned().map(Uri::from)
     } else {
         // An empty path goes out as "/" (RFC 9110 §4.2.3), below: `http`
-        // shows it as "/" but prints it in origin form as an empty target.
-        parts.path_and_query = request
+        // shows it as "/" but prints it in origin form as an empty
+        // target (an HTTP/3 `:path` of "" makes one).
+        request
             .uri()
             .path_and_query()
             .filter(|p| p.as_str() != "/")
-            .cloned();
-    }
-    if parts.authority.is_some() || parts.path_and_query.is_some() {
-        if let Ok(uri) = Uri::from_parts(parts) {
-            *request.uri_mut() = uri;
-        }
-    } else {
-        *request.uri_mut() = Uri::from_static("/");
-    }
+            .cloned()
+            .map(Uri::from)
+    };
+    *request.uri_mut() = target.unwrap_or_else(|| Uri::from_static("/"));
 }
 
 /// HTTP/2: the absolute URI with the backend's scheme, which becomes
