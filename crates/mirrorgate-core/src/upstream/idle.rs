@@ -59,6 +59,7 @@ impl IdleConnections {
         let mut expired = Vec::new();
         let found = {
             let mut stack = self.lock();
+            let before = stack.len();
             let mut found = None;
             while let Some(idle) = stack.pop_back() {
                 if now.duration_since(idle.since) >= self.timeout {
@@ -72,7 +73,7 @@ impl IdleConnections {
                     break;
                 }
             }
-            self.stats.idle.set(stack.len() as i64);
+            self.stats.idle.dec_by((before - stack.len()) as i64);
             found
         };
         // Dropping a sender closes its connection: outside the lock.
@@ -95,7 +96,7 @@ impl IdleConnections {
                     sender,
                     since: Instant::now(),
                 });
-                self.stats.idle.set(stack.len() as i64);
+                self.stats.idle.inc();
                 None
             }
         };
@@ -117,8 +118,8 @@ impl IdleConnections {
                 .iter()
                 .position(|idle| now.duration_since(idle.since) < self.timeout)
                 .unwrap_or(stack.len());
-            let expired = stack.drain(..young).collect();
-            self.stats.idle.set(stack.len() as i64);
+            let expired: Vec<Idle> = stack.drain(..young).collect();
+            self.stats.idle.dec_by(expired.len() as i64);
             expired
         };
         drop(expired);
@@ -153,8 +154,12 @@ impl IdleConnections {
     }
 }
 
+/// The gauge moves by what each pool adds and removes, never set: after a
+/// reload the old pool and its replacement count in the same gauge (one
+/// service and backend) until the old one is dropped.
 impl Drop for IdleConnections {
     fn drop(&mut self) {
-        self.stats.idle.set(0);
+        let left = self.lock().len();
+        self.stats.idle.dec_by(left as i64);
     }
 }
